@@ -1,0 +1,164 @@
+"""Make the lab account match ``infrastructure`` and ``tenants``, idempotently.
+
+It only uses public AWS APIs through boto3, so the same code provisions the
+embedded emulator, LocalStack or a real account. On the embedded emulator it
+seeds moto's random generator before creating anything, so that pool ids,
+client ids and user ``sub`` claims are the same on every machine and after
+every reset (notebook outputs depend on it).
+"""
+
+from __future__ import annotations
+
+import requests
+
+from . import infrastructure as infra
+from .errors import LabError
+from .identity import Identity
+from .settings import Settings
+from .tenants import PASSWORD, TENANTS
+
+SEED = 4566
+
+
+def seed(settings: Settings) -> None:
+    requests.post(f"{settings.endpoint}/moto-api/seed", params={"a": SEED}, timeout=5)
+
+
+def reset(settings: Settings) -> Identity:
+    """Back to the provisioned state: everything the labs wrote is gone."""
+    if settings.embedded:
+        requests.post(f"{settings.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    else:
+        teardown(settings)
+    return ensure(settings)
+
+
+def find_identity(settings: Settings) -> Identity | None:
+    cognito = settings.client("cognito-idp")
+    pool_id = next(
+        (pool["Id"] for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+         for pool in page["UserPools"] if pool["Name"] == settings.name(infra.USER_POOL)),
+        None,
+    )
+    if pool_id is None:
+        return None
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)
+    client_id = next((c["ClientId"] for c in clients["UserPoolClients"]
+                      if c["ClientName"] == infra.APP_CLIENT), None)
+    if client_id is None:
+        return None
+    return Identity(pool_id, client_id, settings.region, settings.endpoint)
+
+
+def ensure(settings: Settings) -> Identity:
+    """Create whatever is missing and return the identity settings of the lab."""
+    try:
+        identity = find_identity(settings)
+        if identity is None:
+            if settings.embedded:
+                seed(settings)
+            identity = _create_identity(settings)
+        _ensure_users(settings, identity)
+        _ensure_tables(settings)
+    except LabError:
+        raise
+    except Exception as error:  # boto3's errors are many; all mean the same to a learner here
+        raise LabError(
+            f"Provisioning the lab account at {settings.target} failed: {error}",
+            "for LocalStack, note that Cognito needs its paid edition; for AWS, check "
+            "your credentials and region. `make env-reset` rebuilds the embedded account.",
+        ) from error
+    return identity
+
+
+def _create_identity(settings: Settings) -> Identity:
+    cognito = settings.client("cognito-idp")
+    pool_id = next(
+        (pool["Id"] for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]
+         if pool["Name"] == settings.name(infra.USER_POOL)),
+        None,
+    ) or cognito.create_user_pool(
+        PoolName=settings.name(infra.USER_POOL),
+        Schema=[
+            {"Name": name, "AttributeDataType": "String", "Mutable": mutable,
+             "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}}
+            for name, mutable in infra.CUSTOM_ATTRIBUTES
+        ],
+        Policies={"PasswordPolicy": {"MinimumLength": 8}},
+    )["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=infra.APP_CLIENT,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ReadAttributes=list(infra.READ_ATTRIBUTES),
+        WriteAttributes=list(infra.WRITE_ATTRIBUTES),
+    )["UserPoolClient"]["ClientId"]
+    return Identity(pool_id, client_id, settings.region, settings.endpoint)
+
+
+def _ensure_users(settings: Settings, identity: Identity) -> None:
+    cognito = settings.client("cognito-idp")
+    existing = {
+        user["Username"]
+        for page in cognito.get_paginator("list_users").paginate(UserPoolId=identity.pool_id)
+        for user in page["Users"]
+    }
+    for tenant in TENANTS:
+        for email in tenant.users:
+            if email in existing:
+                continue
+            cognito.admin_create_user(
+                UserPoolId=identity.pool_id,
+                Username=email,
+                MessageAction="SUPPRESS",
+                TemporaryPassword=PASSWORD,
+                UserAttributes=[
+                    {"Name": "email", "Value": email},
+                    {"Name": "email_verified", "Value": "true"},
+                    {"Name": "custom:tenant_id", "Value": tenant.id},
+                    {"Name": "custom:tenant_tier", "Value": tenant.tier},
+                ],
+            )
+            cognito.admin_set_user_password(
+                UserPoolId=identity.pool_id, Username=email, Password=PASSWORD, Permanent=True
+            )
+
+
+def _ensure_tables(settings: Settings) -> None:
+    dynamodb = settings.client("dynamodb")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for table in infra.TABLES:
+        name = settings.name(table.short_name)
+        if name in existing:
+            continue
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[{"Key": "lab", "Value": settings.prefix.rstrip("-")}],
+        )
+        dynamodb.get_waiter("table_exists").wait(TableName=name,
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def teardown(settings: Settings) -> list[str]:
+    """Delete every resource the kit created (by name prefix). Returns what was deleted.
+
+    On a real account this is the clean-up the reference workshop lacked.
+    """
+    deleted: list[str] = []
+    dynamodb = settings.client("dynamodb")
+    for name in dynamodb.list_tables()["TableNames"]:
+        if name.startswith(settings.prefix):
+            dynamodb.delete_table(TableName=name)
+            deleted.append(f"table {name}")
+    cognito = settings.client("cognito-idp")
+    for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
+        if pool["Name"].startswith(settings.prefix):
+            cognito.delete_user_pool(UserPoolId=pool["Id"])
+            deleted.append(f"user pool {pool['Name']}")
+    return deleted

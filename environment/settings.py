@@ -1,0 +1,142 @@
+"""One settings object that every part of the kit reads.
+
+The same notebooks run against the embedded emulator (default), LocalStack or a
+real AWS account. Only this object knows which: the endpoint, the region, the
+credentials and the prefix that keeps our resources apart from anything else in
+the account. Everything else asks it for boto3 clients.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Lock
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_PORT = 4566  # LocalStack's edge port, so localstack-client works unchanged.
+DEFAULT_REGION = "us-east-1"
+DEFAULT_PREFIX = "saas-lab-"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the lab's AWS account is, and how to talk to it.
+
+    ``endpoint`` is None for real AWS (boto3 then uses its usual credential
+    chain and endpoints). ``embedded`` says whether the kit itself runs the
+    emulator on that endpoint, which is what allows starting, resetting and
+    seeding it.
+    """
+
+    endpoint: str | None = f"http://127.0.0.1:{DEFAULT_PORT}"
+    region: str = DEFAULT_REGION
+    access_key: str | None = "test"
+    secret_key: str | None = "test"
+    prefix: str = DEFAULT_PREFIX
+    embedded: bool = True
+    state_dir: Path = field(default=REPO_ROOT / ".lab")
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.endpoint or "").hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlparse(self.endpoint or "").port or DEFAULT_PORT
+
+    @property
+    def target(self) -> str:
+        """A short human name for where requests go, for messages and notebook headers."""
+        if self.endpoint is None:
+            return f"real AWS ({self.region})"
+        kind = "embedded emulator" if self.embedded else "custom endpoint"
+        return f"{kind} at {self.endpoint}"
+
+    def name(self, short: str) -> str:
+        """The full name of one of our resources (tables, pools, queues)."""
+        return f"{self.prefix}{short}"
+
+    def session(self) -> boto3.Session:
+        if self.endpoint is None:
+            return boto3.Session(region_name=self.region)
+        return boto3.Session(
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+
+    def client(self, service: str, **kwargs):
+        """A boto3 client pointed at the lab account; extra kwargs (credentials) override.
+
+        Clients without overrides are cached: building one costs tens of
+        milliseconds, and provisioning and checks ask for the same few often.
+        """
+        if not kwargs:
+            return _cached_client(self, service)
+        return self._new_client(service, **kwargs)
+
+    def _new_client(self, service: str, **kwargs):
+        session = kwargs.pop("session", None) or self.session()
+        return session.client(
+            service,
+            endpoint_url=self.endpoint,
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
+                          read_timeout=30),
+            **kwargs,
+        )
+
+    def resource(self, service: str, **kwargs):
+        session = kwargs.pop("session", None) or self.session()
+        return session.resource(service, endpoint_url=self.endpoint, **kwargs)
+
+
+_CLIENTS: dict[tuple[Settings, str], object] = {}
+_CLIENTS_LOCK = Lock()
+
+
+def _cached_client(settings: Settings, service: str):
+    with _CLIENTS_LOCK:
+        key = (settings, service)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = settings._new_client(service)
+        return _CLIENTS[key]
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings from environment variables.
+
+    ``LAB_ENDPOINT`` wins, then the standard ``AWS_ENDPOINT_URL``; the value
+    ``aws`` means a real account. Without either, the embedded emulator listens
+    on ``LAB_PORT`` (default 4566). An endpoint on loopback counts as embedded
+    unless ``LAB_EMBEDDED=0`` says LocalStack (or another emulator) runs there.
+    """
+    env = os.environ if environ is None else environ
+    region = env.get("LAB_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    prefix = env.get("LAB_PREFIX", DEFAULT_PREFIX)
+    state_dir = Path(env.get("LAB_STATE_DIR") or REPO_ROOT / ".lab")
+    endpoint = (env.get("LAB_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or "").strip()
+    if endpoint.lower() == "aws":
+        return Settings(endpoint=None, region=region, access_key=None, secret_key=None,
+                        prefix=prefix, embedded=False, state_dir=state_dir)
+    if not endpoint:
+        port = env.get("LAB_PORT") or str(DEFAULT_PORT)
+        endpoint = f"http://127.0.0.1:{port}"
+    endpoint = endpoint.rstrip("/")
+    loopback = urlparse(endpoint).hostname in LOOPBACK_HOSTS
+    embedded = loopback and env.get("LAB_EMBEDDED", "1") != "0"
+    return Settings(
+        endpoint=endpoint,
+        region=region,
+        # Emulators accept any key; fixed ones keep a developer's real keys off the wire.
+        access_key="test",
+        secret_key="test",
+        prefix=prefix,
+        embedded=embedded,
+        state_dir=state_dir,
+    )
