@@ -1,0 +1,115 @@
+"""What a notebook's first cell calls: ``lab = connect()``.
+
+It starts the embedded emulator when needed, makes sure the account is
+provisioned, and hands back one object with everything an exercise needs
+(settings, identity URLs, tenants, tables). Inside IPython it also makes the
+kit's own errors print as two plain sentences instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import emulator, provision
+from .errors import LabError
+from .identity import Identity, TokenCache
+from .settings import Settings, load_settings
+from .tenants import PASSWORD, TENANTS, Tenant, tenant
+
+
+@dataclass
+class Lab:
+    settings: Settings
+    identity: Identity
+    tenants: tuple[Tenant, ...] = TENANTS
+    password: str = PASSWORD
+    _tokens: TokenCache | None = field(default=None, repr=False)
+
+    def client(self, service: str):
+        return self.settings.client(service)
+
+    def table(self, short_name: str):
+        """A boto3 Table resource for one of the lab's tables (``orders``, ``products``)."""
+        return self.settings.resource("dynamodb").Table(self.settings.name(short_name))
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        return tenant(tenant_id)
+
+    @cached_property
+    def tokens(self) -> TokenCache:
+        return TokenCache(self.settings, self.identity)
+
+    def id_token(self, username: str) -> str:
+        """A fresh-enough ID token of a lab user (signed in once, then cached)."""
+        return self.tokens.tokens(username, self.password)["IdToken"]
+
+    def access_token(self, username: str) -> str:
+        return self.tokens.tokens(username, self.password)["AccessToken"]
+
+    def describe(self) -> str:
+        lines = [
+            f"Lab account: {self.settings.target}",
+            f"User pool:   {self.settings.name('users')} ({self.identity.pool_id})",
+            f"App client:  {self.identity.client_id}",
+            "Tenants:",
+        ]
+        for t in self.tenants:
+            lines.append(f"  {t.id:<9} {t.tier:<9} {t.deployment:<5} {', '.join(t.users)}")
+        lines.append(f"Every user's password: {self.password}")
+        return "\n".join(lines)
+
+
+_CONNECTED: dict[Settings, Lab] = {}
+
+
+def connect(quiet: bool = False, settings: Settings | None = None) -> Lab:
+    """Start (or reuse) the lab environment and return it, printing a short summary."""
+    install_notebook_errors()
+    settings = settings or load_settings()
+    lab = _CONNECTED.get(settings)
+    if lab is None:
+        if settings.embedded:
+            emulator.ensure_running(settings)
+        lab = Lab(settings, provision.ensure(settings))
+        _CONNECTED[settings] = lab
+    if not quiet:
+        print(lab.describe())
+    return lab
+
+
+def current() -> Lab:
+    """The connected lab, connecting quietly if no cell has done it yet (used by checks)."""
+    return connect(quiet=True)
+
+
+def forget() -> None:
+    """Drop what this process knows about the environment (after a reset, for example)."""
+    _CONNECTED.clear()
+
+
+def reset(quiet: bool = False) -> Lab:
+    """Back to the freshly provisioned account: everything written by the labs is deleted."""
+    settings = load_settings()
+    if settings.embedded:
+        emulator.ensure_running(settings)
+    provision.reset(settings)
+    forget()
+    return connect(quiet=quiet, settings=settings)
+
+
+def install_notebook_errors() -> None:
+    """In IPython, show a LabError as its message only: it is advice, not a crash."""
+    try:
+        shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+    except NameError:
+        return
+    if shell is None or getattr(shell, "_lab_errors_installed", False):
+        return
+
+    def show(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001
+        print(f"\N{WARNING SIGN} {value}", file=sys.stderr)
+
+    shell.set_custom_exc((LabError,), show)
+    shell._lab_errors_installed = True
