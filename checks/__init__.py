@@ -1,0 +1,21 @@
+"""Graders for every exercise: ``from checks import check`` then ``check("1.2", verify_token)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import lab01  # noqa: F401  (registers the exercises of lab 1)
+from .framework import DEFAULT_TIMEOUT_S, REGISTRY, Outcome, run
+from .results import record, render
+
+__all__ = ["check", "run", "REGISTRY", "Outcome"]
+
+
+def check(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Check an exercise, print a pass mark or the first failing case, and record the outcome."""
+    from environment.lab import install_notebook_errors
+
+    install_notebook_errors()
+    outcome = run(exercise_id, *functions, timeout=timeout)
+    record(outcome)
+    print(render(outcome))

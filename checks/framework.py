@@ -1,0 +1,232 @@
+"""How an exercise is checked: cases run against the learner's functions.
+
+An exercise is a function that receives the learner's functions and a
+``Trial``. It walks through cases (happy ones and hostile ones), and the first
+case that goes wrong ends the check with a report of what was sent, what came
+back, what was expected, and a hint. Learner code always runs in a worker
+thread with a time limit, so a function that hangs or raises becomes a report,
+never a hung notebook or a traceback from our code.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TIMEOUT_S = 15.0
+OUR_CODE = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] /
+                                                      "environment"))
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    needs: tuple[str, ...]  # the names of the learner functions, in the order check() takes them
+    hint: str
+    run: Callable[..., None]
+
+    @property
+    def lab(self) -> int:
+        return int(self.id.split(".")[0])
+
+
+@dataclass
+class Outcome:
+    exercise: str
+    title: str
+    passed: bool
+    cases: int
+    message: str
+    failed_case: str | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"exercise": self.exercise, "title": self.title, "passed": self.passed,
+                "cases": self.cases, "failed_case": self.failed_case, "message": self.message,
+                "skipped": self.skipped}
+
+
+REGISTRY: dict[str, Exercise] = {}
+
+
+def exercise(exercise_id: str, title: str, needs: tuple[str, ...], hint: str):
+    """Register a check: ``@exercise("1.2", "Verify a token", ("verify_token",), hint=...)``."""
+
+    def register(run: Callable[..., None]) -> Callable[..., None]:
+        REGISTRY[exercise_id] = Exercise(exercise_id, title, needs, hint, run)
+        return run
+
+    return register
+
+
+class CaseFailed(Exception):
+    """One case went wrong; carries the report the learner will read."""
+
+    def __init__(self, case: str, expected: str, got: str, hint: str = "", sent: str = "") -> None:
+        super().__init__(case)
+        self.case, self.expected, self.got, self.hint, self.sent = case, expected, got, hint, sent
+
+
+class NotStarted(Exception):
+    """The learner's function still raises NotImplementedError."""
+
+
+class Raised(Exception):
+    """The learner's function raised; keeps the original and where in learner code it happened."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
+    @property
+    def where(self) -> str:
+        frames = [f for f in traceback.extract_tb(self.error.__traceback__)
+                  if not f.filename.startswith(OUR_CODE)]
+        learner = [f for f in frames if "site-packages" not in f.filename]
+        frame = (learner or frames or [None])[-1]
+        if frame is None:
+            return ""
+        return f" (at line {frame.lineno}: {frame.line})" if frame.line else ""
+
+
+class TimedOut(Exception):
+    pass
+
+
+def call_with_timeout(fn: Callable, *args: Any, timeout: float = DEFAULT_TIMEOUT_S,
+                      **kwargs: Any) -> Any:
+    """Run learner code in a daemon thread; a hang becomes TimedOut, an error becomes Raised."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - learner code may raise anything
+            box["error"] = error
+
+    worker = threading.Thread(target=target, daemon=True, name="learner-code")
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimedOut(f"did not return within {timeout:.0f} s")
+    if "error" in box:
+        if isinstance(box["error"], NotImplementedError):
+            raise NotStarted(str(box["error"]))
+        raise Raised(box["error"])
+    return box.get("value")
+
+
+def short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Trial:
+    """The cases of one check run: counts them, names the current one, calls learner code."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.timeout = timeout
+        self.cases = 0
+        self.current = ""
+        self.skipped: list[str] = []
+
+    @contextmanager
+    def case(self, name: str) -> Iterator[None]:
+        self.cases += 1
+        self.current = name
+        yield
+
+    def skip(self, name: str, why: str) -> None:
+        self.skipped.append(f"{name} ({why})")
+
+    def call(self, fn: Callable, *args: Any, hint: str = "", **kwargs: Any) -> Any:
+        """Call learner code where it must succeed; any exception fails the case."""
+        try:
+            return call_with_timeout(fn, *args, timeout=self.timeout, **kwargs)
+        except Raised as raised:
+            raise CaseFailed(self.current, "a result", f"it raised {raised}{raised.where}",
+                             hint) from None
+        except TimedOut as slow:
+            raise CaseFailed(self.current, "a result", f"your function {slow}",
+                             hint or "look for a loop that never ends or a call that waits "
+                             "forever (a missing timeout?)") from None
+
+    def rejects(self, fn: Callable, *args: Any, accept: tuple[type[BaseException], ...],
+                hint: str, sent: str = "") -> BaseException:
+        """Call learner code where it must refuse by raising one of ``accept``."""
+        names = " or ".join(t.__name__ for t in accept)
+        try:
+            value = call_with_timeout(fn, *args, timeout=self.timeout)
+        except Raised as raised:
+            if isinstance(raised.error, accept):
+                return raised.error
+            raise CaseFailed(self.current, f"an exception of type {names}",
+                             f"it raised {raised}{raised.where}", hint, sent) from None
+        except TimedOut as slow:
+            raise CaseFailed(self.current, f"an exception of type {names}",
+                             f"your function {slow}", hint, sent) from None
+        raise CaseFailed(self.current, f"an exception of type {names}",
+                         f"it returned {short(value)}", hint, sent)
+
+    def expect(self, ok: bool, expected: str, got: Any, hint: str = "", sent: str = "") -> None:
+        if not ok:
+            raise CaseFailed(self.current, expected, got if isinstance(got, str) else short(got),
+                             hint, sent)
+
+
+def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT_S) -> Outcome:
+    """Check one exercise and return its outcome (``check`` prints and records it)."""
+    found = REGISTRY.get(exercise_id)
+    if found is None:
+        known = ", ".join(sorted(REGISTRY))
+        return Outcome(exercise_id, "unknown exercise", False, 0,
+                       f"There is no exercise {exercise_id!r}. Known exercises: {known}.")
+    problem = _wrong_arguments(found, functions)
+    if problem:
+        return Outcome(found.id, found.title, False, 0, problem)
+    trial = Trial(timeout)
+    try:
+        found.run(*functions, trial)
+    except NotStarted as stub:
+        return Outcome(found.id, found.title, False, trial.cases,
+                       f"Not started yet: your function raises NotImplementedError ({stub}). "
+                       f"Replace that line with your code.\n   hint:     {found.hint}",
+                       trial.current, trial.skipped)
+    except CaseFailed as failed:
+        return Outcome(found.id, found.title, False, trial.cases, _report(failed, found),
+                       failed.case, trial.skipped)
+    except Exception as error:  # our own bug or an environment problem: say so plainly
+        return Outcome(found.id, found.title, False, trial.cases,
+                       f"The check itself could not run ({type(error).__name__}: {error}). "
+                       "Is the environment up (`make env-status`)? If it is, this is a bug "
+                       "in the kit: please report it with this message.",
+                       trial.current, trial.skipped)
+    return Outcome(found.id, found.title, True, trial.cases,
+                   f"all {trial.cases} cases passed", None, trial.skipped)
+
+
+def _wrong_arguments(found: Exercise, functions: tuple[Callable, ...]) -> str:
+    wanted = ", ".join(found.needs)
+    if len(functions) != len(found.needs):
+        return (f"check({found.id!r}, ...) takes {len(found.needs)} function(s): {wanted}; "
+                f"it was given {len(functions)}.")
+    for name, fn in zip(found.needs, functions, strict=True):
+        if not callable(fn):
+            return f"check({found.id!r}, ...) expected the function {name}, got {short(fn)}."
+    return ""
+
+
+def _report(failed: CaseFailed, found: Exercise) -> str:
+    lines = [f"Case failed: {failed.case}"]
+    if failed.sent:
+        lines.append(f"   sent:     {failed.sent}")
+    lines.append(f"   expected: {failed.expected}")
+    lines.append(f"   got:      {failed.got}")
+    lines.append(f"   hint:     {failed.hint or found.hint}")
+    return "\n".join(lines)
