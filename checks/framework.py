@@ -114,7 +114,7 @@ def call_with_timeout(fn: Callable, *args: Any, timeout: float = DEFAULT_TIMEOUT
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise TimedOut(f"did not return within {timeout:.0f} s")
+        raise TimedOut(f"did not return within {timeout:g} s")
     if "error" in box:
         if isinstance(box["error"], NotImplementedError):
             raise NotStarted(str(box["error"]))
@@ -195,8 +195,9 @@ def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT
         found.run(*functions, trial)
     except NotStarted as stub:
         return Outcome(found.id, found.title, False, trial.cases,
-                       f"Not started yet: your function raises NotImplementedError ({stub}). "
-                       f"Replace that line with your code.\n   hint:     {found.hint}",
+                       f"Not started yet: {stub}.\n"
+                       "   Replace the `raise NotImplementedError` line with your code.\n"
+                       f"   hint:     {found.hint}",
                        trial.current, trial.skipped)
     except CaseFailed as failed:
         return Outcome(found.id, found.title, False, trial.cases, _report(failed, found),

@@ -137,7 +137,7 @@ def _http(service_url: str, method: str, path: str, t: Trial, **kwargs: Any) -> 
         reply = Reply(requests.request(method, service_url + path, timeout=t.timeout, **kwargs))
     except requests.Timeout:
         t.expect(False, "an answer from the order service",
-                 f"no answer within {t.timeout:.0f} s: does your function hang?")
+                 f"no answer within {t.timeout:g} s: does your function hang?")
     if reply.status == 501:
         raise NotStarted(reply.body.get("detail", ""))
     return reply
@@ -181,7 +181,8 @@ def check_tenant_middleware(tenant_from_request, t: Trial) -> None:
         refused = [("no Authorization header", {}),
                    ("Authorization: Basic with a user and password",
                     {"Authorization": "Basic YWxpY2U6TGFiLVBhc3N3MHJkIQ=="}),
-                   ("a bare token without the Bearer scheme", {"Authorization": lab.id_token(ALICE)})]
+                   ("a bare token without the Bearer scheme",
+                    {"Authorization": lab.id_token(ALICE)})]
         refused += [(f"Bearer with {f.name}", {"Authorization": f"Bearer {f.token}"})
                     for f in forged if f.token and not f.token.startswith("Bearer")]
         for name, headers in refused:

@@ -36,7 +36,8 @@ def cmd_status() -> None:
     settings = load_settings()
     found = emulator.probe(settings) if settings.endpoint else None
     if found is not None and found.state == "free":
-        console.print(f"Not running: nothing answers on {settings.endpoint}. Start with `make env`.")
+        console.print(f"Not running: nothing answers on {settings.endpoint}. "
+                      "Start it with `make env`.")
         raise SystemExit(1)
     if found is not None and found.state == "foreign" and settings.embedded:
         console.print(f"[red]Another program holds {settings.endpoint}[/red] ({found.detail}).")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,6 +51,13 @@ def probe(settings: Settings, timeout: float = 1.0) -> Probe:
         return Probe("ours", pid=info.get("pid"))
     server = response.headers.get("Server", "an unknown server")
     return Probe("foreign", detail=f"HTTP {response.status_code} from {server}")
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (for test sessions and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def pid_file(settings: Settings) -> Path:

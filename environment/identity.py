@@ -78,5 +78,6 @@ def sign_in(settings: Settings, identity: Identity, username: str, password: str
         )
     except client.exceptions.NotAuthorizedException as error:
         raise LabError(f"Cognito refused to sign in {username!r}: {error}",
-                       "check the user name and password (see `python -m environment status`).")
+                       "check the user name and password (see `python -m environment status`)."
+                       ) from None
     return response["AuthenticationResult"]

@@ -64,18 +64,29 @@ class Lab:
 _CONNECTED: dict[Settings, Lab] = {}
 
 
-def connect(quiet: bool = False, settings: Settings | None = None) -> Lab:
-    """Start (or reuse) the lab environment and return it, printing a short summary."""
+def connect(quiet: bool = False, settings: Settings | None = None, fresh: bool = False) -> Lab:
+    """Start (or reuse) the lab environment and return it, printing a short summary.
+
+    ``fresh=True`` first resets the embedded account to its provisioned state,
+    so a lab starts from the same data on every machine and every rerun (its
+    outputs depend on it). On LocalStack or AWS it only makes sure the
+    resources exist: a teardown there is slow and deliberate (`make env-reset`).
+    """
     install_notebook_errors()
     settings = settings or load_settings()
+    if settings.embedded:
+        emulator.ensure_running(settings)
+        if fresh:
+            provision.reset(settings)
+            _CONNECTED.pop(settings, None)
     lab = _CONNECTED.get(settings)
     if lab is None:
-        if settings.embedded:
-            emulator.ensure_running(settings)
         lab = Lab(settings, provision.ensure(settings))
         _CONNECTED[settings] = lab
     if not quiet:
         print(lab.describe())
+        if fresh and settings.embedded:
+            print("The account was reset: it holds only the provisioned tenants, users and tables.")
     return lab
 
 
@@ -84,18 +95,13 @@ def current() -> Lab:
     return connect(quiet=True)
 
 
-def forget() -> None:
-    """Drop what this process knows about the environment (after a reset, for example)."""
-    _CONNECTED.clear()
-
-
 def reset(quiet: bool = False) -> Lab:
     """Back to the freshly provisioned account: everything written by the labs is deleted."""
     settings = load_settings()
     if settings.embedded:
-        emulator.ensure_running(settings)
+        return connect(quiet=quiet, settings=settings, fresh=True)
     provision.reset(settings)
-    forget()
+    _CONNECTED.pop(settings, None)
     return connect(quiet=quiet, settings=settings)
 
 

@@ -9,7 +9,6 @@ which rule rejected the request.
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from decimal import Decimal
 
 from flask import Flask, g, jsonify, request

@@ -1,0 +1,116 @@
+"""Run notebooks headless and collect every exercise's outcome.
+
+For self-study progress and for instructors grading a folder of submissions.
+Each notebook runs in a fresh kernel (nbclient) that records every
+``check(...)`` outcome to a file; exercises the notebook never checked count
+as "not run". Cells that raise do not stop the run, and a cell that runs too
+long ends that notebook with a message rather than hanging the grader.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from .framework import REGISTRY
+from .results import RESULTS_ENV, read
+
+CELL_TIMEOUT_S = 180
+
+
+@dataclass
+class ExerciseResult:
+    exercise: str
+    title: str
+    status: str  # "passed" | "failed" | "not run"
+    message: str = ""
+
+
+@dataclass
+class NotebookResult:
+    path: Path
+    lab: int | None
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    cell_errors: list[str] = field(default_factory=list)
+    problem: str = ""
+
+    @property
+    def passed(self) -> int:
+        return sum(e.status == "passed" for e in self.exercises)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and bool(self.exercises) and self.passed == len(self.exercises)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "lab": self.lab, "passed": self.passed,
+                "total": len(self.exercises), "ok": self.ok, "problem": self.problem,
+                "cell_errors": self.cell_errors,
+                "exercises": [vars(e) for e in self.exercises]}
+
+
+def lab_number(path: Path, notebook: nbformat.NotebookNode) -> int | None:
+    number = notebook.metadata.get("lab", {}).get("number")
+    if isinstance(number, int):
+        return number
+    match = re.match(r"(\d+)-", path.name)
+    return int(match.group(1)) if match else None
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """Notebooks named directly, and every notebook in folders named (graded in name order)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        else:
+            found.append(path)
+    return found
+
+
+def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S) -> NotebookResult:
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as error:
+        return NotebookResult(path, None, problem=f"cannot read the notebook: {error}")
+    lab = lab_number(path, notebook)
+    result = NotebookResult(path, lab)
+    with tempfile.TemporaryDirectory(prefix="lab-grade-") as scratch:
+        record = Path(scratch) / "results.jsonl"
+        client = NotebookClient(notebook, timeout=cell_timeout, allow_errors=True,
+                                kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent.resolve())}})
+        try:
+            client.execute(env={**os.environ, RESULTS_ENV: str(record)})
+        except CellTimeoutError:
+            result.problem = (f"a cell ran longer than {cell_timeout} s and was stopped "
+                              "(an endless loop, or a call waiting forever?)")
+        except DeadKernelError:
+            result.problem = "the notebook's kernel died (out of memory, or os._exit?)"
+        outcomes = {o["exercise"]: o for o in read(record)}
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                result.cell_errors.append(f"cell {index}: {output['ename']}: "
+                                          f"{output['evalue']}".splitlines()[0][:160])
+    expected = sorted((e for e in REGISTRY.values() if e.lab == lab), key=lambda e: e.id)
+    for exercise in expected:
+        outcome = outcomes.get(exercise.id)
+        if outcome is None:
+            result.exercises.append(ExerciseResult(exercise.id, exercise.title, "not run",
+                                                   "the notebook never ran this check"))
+        else:
+            status = "passed" if outcome["passed"] else "failed"
+            result.exercises.append(ExerciseResult(exercise.id, exercise.title, status,
+                                                   outcome["message"]))
+    if lab is not None and not expected and not result.problem:
+        result.problem = f"no exercises are known for lab {lab}"
+    return result

@@ -1,0 +1,110 @@
+"""The machinery every check shares: timeouts, learner errors, reporting, recording."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from checks import check, run
+from checks.framework import REGISTRY, Raised, TimedOut, Trial, call_with_timeout, exercise
+from checks.results import RESULTS_ENV, render
+
+
+@pytest.fixture
+def toy_exercise():
+    @exercise("0.1", "double a number", ("double",), hint="return n * 2")
+    def check_double(double, t: Trial):
+        for n in (1, 5):
+            with t.case(f"double({n})"):
+                t.expect(t.call(double, n) == 2 * n, str(2 * n), t.call(double, n))
+        with t.case("double('x') must be refused"):
+            t.rejects(double, "x", accept=(TypeError,), hint="refuse strings")
+
+    yield "0.1"
+    REGISTRY.pop("0.1")
+
+
+def test_a_correct_function_passes_with_a_case_count(toy_exercise):
+    def double(n):
+        if not isinstance(n, int):
+            raise TypeError("numbers only")
+        return n * 2
+
+    outcome = run(toy_exercise, double)
+    assert outcome.passed and outcome.cases == 3
+    assert render(outcome) == "\N{WHITE HEAVY CHECK MARK} 0.1 double a number: all 3 cases passed"
+
+
+def test_the_first_failing_case_is_reported_with_expected_got_and_hint(toy_exercise):
+    outcome = run(toy_exercise, lambda n: n + 2 if n != 1 else 2)
+    assert not outcome.passed and outcome.failed_case == "double(5)"
+    assert "expected: 10" in outcome.message and "got:      7" in outcome.message
+    assert "hint:     return n * 2" in outcome.message
+
+
+def test_returning_where_a_refusal_is_expected_fails(toy_exercise):
+    outcome = run(toy_exercise, lambda n: n * 2)
+    assert outcome.failed_case == "double('x') must be refused"
+    assert "an exception of type TypeError" in outcome.message and "'xx'" in outcome.message
+
+
+def test_a_learner_exception_is_reported_with_its_line_not_raised(toy_exercise):
+    def double(n):
+        return n * undefined_name  # noqa: F821
+
+    outcome = run(toy_exercise, double)
+    assert not outcome.passed
+    assert "it raised NameError" in outcome.message and "n * undefined_name" in outcome.message
+
+
+def test_a_stub_is_reported_as_not_started(toy_exercise):
+    def double(n):
+        raise NotImplementedError("exercise 0.1 is not done yet")
+
+    outcome = run(toy_exercise, double)
+    assert not outcome.passed and outcome.message.startswith("Not started yet")
+
+
+def test_a_hanging_function_times_out_instead_of_hanging_the_notebook(toy_exercise):
+    started = time.monotonic()
+    outcome = run(toy_exercise, lambda n: time.sleep(30), timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert not outcome.passed and "did not return within 0.5 s" in outcome.message
+
+
+def test_wrong_arguments_and_unknown_exercises_explain_themselves(toy_exercise):
+    assert "takes 1 function(s): double; it was given 2" in run(toy_exercise, abs, abs).message
+    assert "expected the function double, got 42" in run(toy_exercise, 42).message
+    assert "There is no exercise '9.9'" in run("9.9", abs).message
+
+
+def test_call_with_timeout_wraps_errors():
+    with pytest.raises(Raised) as raised:
+        call_with_timeout(lambda: 1 / 0)
+    assert isinstance(raised.value.error, ZeroDivisionError)
+    with pytest.raises(TimedOut):
+        call_with_timeout(time.sleep, 5, timeout=0.1)
+
+
+def test_check_prints_and_records_for_graders(toy_exercise, tmp_path, monkeypatch, capsys):
+    record = tmp_path / "results.jsonl"
+    monkeypatch.setenv(RESULTS_ENV, str(record))
+    check(toy_exercise, lambda n: n * 2)
+    assert capsys.readouterr().out.startswith("\N{CROSS MARK} 0.1 double a number:")
+    saved = json.loads(record.read_text())
+    assert saved["exercise"] == "0.1" and saved["passed"] is False and saved["cases"] == 3
+
+
+def test_a_lab_error_shows_as_advice_in_ipython(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("from environment.lab import install_notebook_errors\n"
+                   "install_notebook_errors()")
+    shell.run_cell("from environment.errors import LabError\n"
+                   "raise LabError('Port 4566 is taken.', 'use LAB_PORT=4567')")
+    captured = capsys.readouterr()
+    assert "Port 4566 is taken." in captured.err and "What to do: use LAB_PORT=4567" in captured.err
+    assert "Traceback" not in captured.out + captured.err
