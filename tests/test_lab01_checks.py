@@ -12,9 +12,9 @@ import random
 import jwt
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
-from notebook_code import namespace
 
 from checks import run
+from checks.notebook_code import namespace
 from environment.app.context import TenantContext
 
 NOTEBOOK = "solutions/01-tenant-context.ipynb"

@@ -44,7 +44,9 @@ class RunningService:
 
 def serve(app, host: str = "127.0.0.1", port: int = 0) -> RunningService:
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True,
+    # A short poll interval makes stop() quick: checks start and stop services often.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True,
                               name=f"service-{server.server_address[1]}")
     thread.start()
     return RunningService(server, thread)

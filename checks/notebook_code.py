@@ -1,7 +1,7 @@
 """Run a notebook's code in this process, to get the functions it defines.
 
-Tests use it to take the learner-facing functions straight from
-``solutions/`` (the single source of truth) rather than keeping copies.
+Tests and benchmarks use it to take the learner-facing functions straight
+from ``solutions/`` (the single source of truth) rather than keeping copies.
 """
 
 from __future__ import annotations

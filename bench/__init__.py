@@ -1,0 +1,1 @@
+"""Benchmarks of the kit, run by `make bench`; they print a table and assert nothing."""
