@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers often run as root.
+ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SANITIZE := solutions/sanitize.cfg
 
 .PHONY: lab test venv env env-down env-status env-reset check labs validate lint bench outputs clean
@@ -20,7 +22,7 @@ venv: $(STAMP)
 
 ## lab: create the venv, start and provision the environment, open JupyterLab on labs/
 lab: $(STAMP) env
-	$(VENV)/bin/jupyter lab --notebook-dir=labs $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=labs $(ROOT_ARG) $(LAB_ARGS)
 
 ## test: everything: lint, unit and integration tests, graders on labs and solutions, nbval
 test: $(STAMP)
