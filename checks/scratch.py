@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from environment.lab import Lab
+from environment.provision import create_table
 
 
 @dataclass
@@ -32,16 +33,7 @@ def fresh_table(lab: Lab, short_name: str) -> RecordedTable:
         client.delete_table(TableName=name)
         client.get_waiter("table_not_exists").wait(TableName=name,
                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.get_waiter("table_exists").wait(TableName=name,
-                                           WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    create_table(lab.settings, name)
     # A resource of its own, so the recorder sees only the calls made on this table object.
     table = lab.settings.session().resource("dynamodb", endpoint_url=lab.settings.endpoint
                                             ).Table(name)

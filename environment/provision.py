@@ -130,19 +130,24 @@ def _ensure_tables(settings: Settings) -> None:
     existing = set(dynamodb.list_tables()["TableNames"])
     for table in infra.TABLES:
         name = settings.name(table.short_name)
-        if name in existing:
-            continue
-        dynamodb.create_table(
-            TableName=name,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                       {"AttributeName": "sk", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-            Tags=[{"Key": "lab", "Value": settings.prefix.rstrip("-")}],
-        )
-        dynamodb.get_waiter("table_exists").wait(TableName=name,
-                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        if name not in existing:
+            create_table(settings, name)
+
+
+def create_table(settings: Settings, name: str) -> None:
+    """A pay-per-request table with string keys ``pk`` and ``sk``, ready when this returns."""
+    dynamodb = settings.client("dynamodb")
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": "lab", "Value": settings.prefix.rstrip("-")}],
+    )
+    dynamodb.get_waiter("table_exists").wait(TableName=name,
+                                             WaiterConfig={"Delay": 1, "MaxAttempts": 30})
 
 
 def teardown(settings: Settings) -> list[str]:
