@@ -33,3 +33,50 @@ TABLES: tuple[Table, ...] = (
     Table("orders", "pooled orders of every tenant, keyed TENANT#<id> / ORDER#<id>"),
     Table("products", "pooled product catalogue, keyed TENANT#<id> / PRODUCT#<id>"),
 )
+
+
+@dataclass(frozen=True)
+class Role:
+    """An IAM role: who may assume it (trust) and what it may do (inline policies)."""
+
+    short_name: str
+    purpose: str
+    trust: dict
+    policies: dict[str, dict]
+
+
+def _account_root_may_assume(*, require_tenant_tag: bool) -> dict:
+    statement: dict = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::${Account}:root"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+    }
+    if require_tenant_tag:  # no TenantID tag, no session: an untagged session would match nothing
+        statement["Condition"] = {"Null": {"aws:RequestTag/TenantID": "false"}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+BUCKET = "documents"  # per-tenant documents under <tenant-id>/ prefixes
+
+ROLES: tuple[Role, ...] = (
+    Role("tenant-access",
+         "assumed per tenant with a TenantID session tag; lab 2 writes its permissions",
+         _account_root_may_assume(require_tenant_tag=True), {}),
+    Role("order-service",
+         "the order service's broad role: every tenant's data (what lab 2 starts from)",
+         _account_root_may_assume(require_tenant_tag=False),
+         {"pooled-data": {"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Action": "dynamodb:*",
+              "Resource": ["arn:aws:dynamodb:*:${Account}:table/${Prefix}*"]},
+             {"Effect": "Allow", "Action": "s3:*",
+              "Resource": ["arn:aws:s3:::${Prefix}${Bucket}", "arn:aws:s3:::${Prefix}${Bucket}/*"]},
+         ]}}),
+)
+
+
+def render(document: dict, account: str, prefix: str) -> str:
+    """A policy document as JSON, with the account, prefix and bucket filled in."""
+    import json
+
+    return (json.dumps(document).replace("${Account}", account).replace("${Prefix}", prefix)
+            .replace("${Bucket}", BUCKET))

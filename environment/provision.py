@@ -60,6 +60,8 @@ def ensure(settings: Settings) -> Identity:
             identity = _create_identity(settings)
         _ensure_users(settings, identity)
         _ensure_tables(settings)
+        _ensure_roles(settings)
+        _ensure_bucket(settings)
     except LabError:
         raise
     except Exception as error:  # boto3's errors are many; all mean the same to a learner here
@@ -134,6 +136,33 @@ def _ensure_tables(settings: Settings) -> None:
             create_table(settings, name)
 
 
+def account_id(settings: Settings) -> str:
+    return settings.client("sts").get_caller_identity()["Account"]
+
+
+def _ensure_roles(settings: Settings) -> None:
+    iam = settings.client("iam")
+    account = account_id(settings)
+    existing = {r["RoleName"] for page in iam.get_paginator("list_roles").paginate()
+                for r in page["Roles"]}
+    for role in infra.ROLES:
+        name = settings.name(role.short_name)
+        if name not in existing:
+            iam.create_role(RoleName=name, Description=role.purpose,
+                            AssumeRolePolicyDocument=infra.render(role.trust, account,
+                                                                  settings.prefix))
+        for policy_name, document in role.policies.items():
+            iam.put_role_policy(RoleName=name, PolicyName=policy_name,
+                                PolicyDocument=infra.render(document, account, settings.prefix))
+
+
+def _ensure_bucket(settings: Settings) -> None:
+    s3 = settings.client("s3")
+    name = settings.name(infra.BUCKET)
+    if name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=name)
+
+
 def create_table(settings: Settings, name: str) -> None:
     """A pay-per-request table with string keys ``pk`` and ``sk``, ready when this returns."""
     dynamodb = settings.client("dynamodb")
@@ -166,4 +195,17 @@ def teardown(settings: Settings) -> list[str]:
         if pool["Name"].startswith(settings.prefix):
             cognito.delete_user_pool(UserPoolId=pool["Id"])
             deleted.append(f"user pool {pool['Name']}")
+    iam = settings.client("iam")
+    for role in iam.list_roles()["Roles"]:
+        if role["RoleName"].startswith(settings.prefix):
+            for policy in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
+                iam.delete_role_policy(RoleName=role["RoleName"], PolicyName=policy)
+            iam.delete_role(RoleName=role["RoleName"])
+            deleted.append(f"role {role['RoleName']}")
+    s3 = settings.resource("s3")
+    for bucket in s3.buckets.all():
+        if bucket.name.startswith(settings.prefix):
+            bucket.objects.all().delete()
+            bucket.delete()
+            deleted.append(f"bucket {bucket.name}")
     return deleted

@@ -42,7 +42,13 @@ def with_health(app: WSGIApp, started: float) -> WSGIApp:
 def build_app() -> WSGIApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return with_health(DomainDispatcherApplication(create_backend_app), time.time())
+    from .iam.gate import IamGate
+
+    moto = DomainDispatcherApplication(create_backend_app)
+    if os.environ.get("LAB_IAM_GATE", "1") == "0":  # plain moto, for benchmarks only
+        return with_health(moto, time.time())
+    admin_keys = frozenset(os.environ.get("LAB_ADMIN_KEYS", "test").split(","))
+    return with_health(IamGate(moto, admin_keys), time.time())
 
 
 def serve(host: str, port: int) -> None:

@@ -1,0 +1,300 @@
+"""Policy evaluation, as a pure function of policies and a request context.
+
+It follows AWS's documented logic for a single account: an explicit Deny in
+any policy wins; otherwise the identity-based policies must Allow, and when the
+session has session policies they must Allow too. Statements match on
+Action/NotAction, Resource/NotResource (with wildcards and policy variables)
+and every Condition. What is not implemented (permission boundaries, SCPs,
+resource-based policies, date and IP operators) is listed in the README, and a
+policy that uses an operator we do not know is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+ContextValue = str | bool | int | Sequence[str]
+
+NEVER = "(?!)"  # a regex that matches nothing: what a missing policy variable becomes
+
+
+class UnsupportedPolicy(Exception):
+    """The policy uses something the gate does not evaluate; refusing beats guessing."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One authorisation question: may this principal do ``action`` on ``resource``?"""
+
+    action: str
+    resource: str
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
+
+    def value(self, key: str) -> ContextValue | None:
+        return lower_keys(self.context).get(key.lower())
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str  # in AWS's words, for error messages and the audit log
+
+
+def lower_keys(context: Mapping[str, ContextValue]) -> dict[str, ContextValue]:
+    """Condition key names are case-insensitive (values are not)."""
+    return {key.lower(): value for key, value in context.items()}
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+@lru_cache(maxsize=512)
+def parse(document: str) -> tuple[dict[str, Any], ...]:
+    """The statements of a policy document (JSON text), parsed once and cached."""
+    try:
+        policy = json.loads(document)
+    except json.JSONDecodeError as error:
+        raise UnsupportedPolicy(f"the policy is not valid JSON: {error}") from None
+    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+    return tuple(as_list(statements))
+
+
+def statements_of(policy: str | Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    if isinstance(policy, str):
+        return parse(policy)
+    return tuple(as_list(policy.get("Statement", [])))
+
+
+# --- policy variables and wildcards ------------------------------------------------------------
+
+VARIABLE = re.compile(r"\$\{([^}]*)\}")
+SPECIAL = {"*": "*", "?": "?", "$": "$"}
+
+
+def _variable(name: str, context: Mapping[str, ContextValue]) -> str | None:
+    key, _, default = name.partition(",")
+    key = key.strip()
+    if key in SPECIAL:
+        return SPECIAL[key]
+    value = context.get(key.lower())
+    if isinstance(value, list | tuple):
+        value = None  # multi-valued keys cannot be substituted
+    if value is None and default:
+        return default.strip().strip("'")
+    return None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def pattern(text: str, context: Mapping[str, ContextValue], wildcards: bool,
+            ignore_case: bool = False) -> re.Pattern[str]:
+    """A compiled matcher for a policy value: variables substituted, * and ? as wildcards."""
+    pieces: list[str] = []
+    position = 0
+    for match in VARIABLE.finditer(text):
+        pieces.append(_literal(text[position:match.start()], wildcards))
+        value = _variable(match.group(1), context)
+        pieces.append(NEVER if value is None else re.escape(value))
+        position = match.end()
+    pieces.append(_literal(text[position:], wildcards))
+    return re.compile("".join(pieces) + r"\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _literal(text: str, wildcards: bool) -> str:
+    escaped = re.escape(text)
+    if wildcards:
+        escaped = escaped.replace(r"\*", ".*").replace(r"\?", ".")
+    return escaped
+
+
+def glob_matches(value: str, globs: Iterable[str], context: Mapping[str, ContextValue],
+                 ignore_case: bool = False) -> bool:
+    return any(pattern(g, context, True, ignore_case).match(value) for g in globs)
+
+
+# --- conditions --------------------------------------------------------------------------------
+
+STRING_OPERATORS = {
+    # operator: (wildcards, ignore case, negated)
+    "StringEquals": (False, False, False),
+    "StringNotEquals": (False, False, True),
+    "StringEqualsIgnoreCase": (False, True, False),
+    "StringNotEqualsIgnoreCase": (False, True, True),
+    "StringLike": (True, False, False),
+    "StringNotLike": (True, False, True),
+    "ArnEquals": (True, False, False),
+    "ArnLike": (True, False, False),
+    "ArnNotEquals": (True, False, True),
+    "ArnNotLike": (True, False, True),
+}
+NUMERIC_OPERATORS = {
+    "NumericEquals": lambda a, b: a == b, "NumericNotEquals": lambda a, b: a != b,
+    "NumericLessThan": lambda a, b: a < b, "NumericLessThanEquals": lambda a, b: a <= b,
+    "NumericGreaterThan": lambda a, b: a > b, "NumericGreaterThanEquals": lambda a, b: a >= b,
+}
+
+
+def _one_value_matches(operator: str, value: ContextValue, wanted: list[Any],
+                       context: Mapping[str, ContextValue]) -> bool:
+    """Whether one request value satisfies the operator against the policy's values (OR)."""
+    if operator in STRING_OPERATORS:
+        wildcards, ignore_case, negated = STRING_OPERATORS[operator]
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        hit = any(pattern(str(w), context, wildcards, ignore_case).match(text) for w in wanted)
+        return not hit if negated else hit
+    if operator == "Bool":
+        text = str(value).lower()
+        return any(text == str(w).lower() for w in wanted)
+    if operator in NUMERIC_OPERATORS:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+            return any(NUMERIC_OPERATORS[operator](number, float(w)) for w in wanted)
+        except (TypeError, ValueError):
+            return False
+    raise UnsupportedPolicy(f"the condition operator {operator!r} is not implemented by the gate")
+
+
+def _negated(operator: str) -> bool:
+    return operator in STRING_OPERATORS and STRING_OPERATORS[operator][2] or \
+        operator == "NumericNotEquals"
+
+
+def condition_holds(operator: str, key: str, wanted: Any,
+                    context: Mapping[str, ContextValue]) -> bool:
+    """One operator on one key, with AWS's rules for set qualifiers and missing keys."""
+    qualifier, _, operator = operator.rpartition(":")
+    if_exists = operator.endswith("IfExists")
+    operator = operator.removesuffix("IfExists")
+    wanted = as_list(wanted)
+    value = context.get(key.lower())
+    missing = value is None or (isinstance(value, list | tuple) and not value)
+    if operator == "Null":
+        return any(str(w).lower() == ("true" if missing else "false") for w in wanted)
+    values = as_list(value)
+    if qualifier == "ForAllValues":
+        return missing or all(_one_value_matches(operator, v, wanted, context) for v in values)
+    if qualifier == "ForAnyValue":
+        return not missing and any(_one_value_matches(operator, v, wanted, context)
+                                   for v in values)
+    if qualifier:
+        raise UnsupportedPolicy(f"the set operator {qualifier!r} is not implemented")
+    if missing:
+        if operator not in STRING_OPERATORS and operator not in NUMERIC_OPERATORS \
+                and operator != "Bool":
+            raise UnsupportedPolicy(f"the condition operator {operator!r} is not implemented "
+                                    "by the gate")
+        return if_exists or _negated(operator)
+    return any(_one_value_matches(operator, v, wanted, context) for v in values)
+
+
+def conditions_hold(block: Mapping[str, Mapping[str, Any]],
+                    context: Mapping[str, ContextValue]) -> bool:
+    """Every operator and every key must hold (AND); values within one key are ORed."""
+    return all(condition_holds(operator, key, wanted, context)
+               for operator, keys in block.items() for key, wanted in keys.items())
+
+
+# --- statements and evaluation -----------------------------------------------------------------
+
+
+def statement_applies(statement: Mapping[str, Any], request: Request,
+                      context: Mapping[str, ContextValue]) -> bool:
+    if "Action" in statement:
+        if not glob_matches(request.action, as_list(statement["Action"]), {}, ignore_case=True):
+            return False
+    elif "NotAction" in statement:
+        if glob_matches(request.action, as_list(statement["NotAction"]), {}, ignore_case=True):
+            return False
+    if "Resource" in statement:
+        if not glob_matches(request.resource, as_list(statement["Resource"]), context):
+            return False
+    elif "NotResource" in statement:
+        if glob_matches(request.resource, as_list(statement["NotResource"]), context):
+            return False
+    return conditions_hold(statement.get("Condition", {}), context)
+
+
+def _effects(policies: Iterable[str | Mapping[str, Any]], request: Request,
+             context: Mapping[str, ContextValue]) -> tuple[bool, bool]:
+    """(some statement allows, some statement denies) across the policies."""
+    allowed = denied = False
+    for policy in policies:
+        for statement in statements_of(policy):
+            if statement_applies(statement, request, context):
+                if statement.get("Effect") == "Deny":
+                    denied = True
+                elif statement.get("Effect") == "Allow":
+                    allowed = True
+    return allowed, denied
+
+
+def evaluate(request: Request, identity_policies: Sequence[str | Mapping[str, Any]],
+             session_policies: Sequence[str | Mapping[str, Any]] | None = None) -> Decision:
+    """AWS's decision for one request within one account, with its reason in AWS's words."""
+    context = lower_keys(request.context)
+    try:
+        allow_identity, deny_identity = _effects(identity_policies, request, context)
+        allow_session, deny_session = _effects(session_policies or (), request, context)
+    except UnsupportedPolicy as error:
+        return Decision(False, f"the lab's IAM gate cannot evaluate the policy: {error}")
+    if deny_identity:
+        return Decision(False, "with an explicit deny in an identity-based policy")
+    if deny_session:
+        return Decision(False, "with an explicit deny in a session policy")
+    if not allow_identity:
+        return Decision(False, f"because no identity-based policy allows the {request.action} "
+                               "action")
+    if session_policies is not None and not allow_session:
+        return Decision(False, f"because no session policy allows the {request.action} action")
+    return Decision(True, "allowed")
+
+
+def principal_matches(principal_block: Any, caller_arn: str, caller_account: str,
+                      caller_role_arn: str | None = None) -> bool:
+    """Whether a trust policy's Principal names the caller (AWS principals only)."""
+    if principal_block == "*":
+        return True
+    entries = as_list(principal_block.get("AWS")) if isinstance(principal_block, Mapping) else []
+    for entry in entries:
+        if entry == "*":
+            return True
+        if entry in (caller_account, f"arn:aws:iam::{caller_account}:root"):
+            return True
+        if entry in (caller_arn, caller_role_arn):
+            return True
+    return False
+
+
+def trust_allows(trust_policy: str | Mapping[str, Any], request: Request, caller_arn: str,
+                 caller_account: str, caller_role_arn: str | None = None) -> Decision:
+    """The role's trust policy decision for sts:AssumeRole or sts:TagSession by a caller."""
+    context = lower_keys(request.context)
+    allowed = denied = False
+    try:
+        for statement in statements_of(trust_policy):
+            if not principal_matches(statement.get("Principal"), caller_arn, caller_account,
+                                     caller_role_arn):
+                continue
+            if not glob_matches(request.action, as_list(statement.get("Action")), {},
+                                ignore_case=True):
+                continue
+            if not conditions_hold(statement.get("Condition", {}), context):
+                continue
+            if statement.get("Effect") == "Deny":
+                denied = True
+            elif statement.get("Effect") == "Allow":
+                allowed = True
+    except UnsupportedPolicy as error:
+        return Decision(False, f"the lab's IAM gate cannot evaluate the trust policy: {error}")
+    if denied:
+        return Decision(False, "with an explicit deny in the role's trust policy")
+    if not allowed:
+        return Decision(False, f"because the role's trust policy does not allow {request.action} "
+                               "for this principal")
+    return Decision(True, "allowed")

@@ -1,0 +1,72 @@
+"""Denials in each service's own error format, so boto3 raises what it raises on AWS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from xml.sax.saxutils import escape
+
+from .calls import Call
+
+QUERY_CODES = {"sns": "AuthorizationError"}
+
+
+def cbor_text_map(items: dict[str, str]) -> bytes:
+    """A CBOR map of text strings: all an rpc-v2-cbor error needs (RFC 8949, major types 3, 5)."""
+
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        if length < 256:
+            return bytes([major << 5 | 24, length])
+        return bytes([major << 5 | 25]) + length.to_bytes(2, "big")
+
+    out = bytearray(head(5, len(items)))
+    for key, value in items.items():
+        for text in (key, value):
+            data = text.encode()
+            out += head(3, len(data)) + data
+    return bytes(out)
+
+
+def error_response(call: Call, start_response: Callable, message: str,
+                   expired: bool = False) -> Iterable[bytes]:
+    request_id = str(uuid.uuid4())
+    code = "ExpiredToken" if expired else "AccessDenied"
+    if call.protocol == "json":
+        exception = "ExpiredTokenException" if expired else "AccessDeniedException"
+        body = json.dumps({"__type": f"com.amazon.coral.service#{exception}",
+                           "message": message, "Message": message}).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.0"),
+                   ("x-amzn-RequestId", request_id)]
+        if call.service == "sqs":  # boto3 reads SQS's query-compatible code from this header
+            headers.append(("x-amzn-query-error", f"{code};Sender"))
+        status = "400 Bad Request"
+    elif call.protocol == "cbor":
+        body = cbor_text_map({"__type": code, "message": message})
+        headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
+                   ("x-amzn-query-error", f"{code};Sender")]
+        status = "400 Bad Request"
+    elif call.protocol == "rest-xml":
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId>"
+                "</Error>").encode()
+        headers = [("Content-Type", "application/xml")]
+        status = "400 Bad Request" if expired else "403 Forbidden"
+    else:
+        code = code if expired else QUERY_CODES.get(call.service, code)
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                f"<Message>{escape(message)}</Message></Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
+        headers = [("Content-Type", "text/xml")]
+        status = "403 Forbidden"
+    start_response(status, headers + [("Content-Length", str(len(body)))])
+    return [body]
+
+
+def json_response(start_response: Callable, payload: object) -> Iterable[bytes]:
+    body = json.dumps(payload).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
