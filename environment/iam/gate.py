@@ -116,11 +116,14 @@ class IamGate:
             return self._assume_role(call, principal, environ, start_response)
         if principal.is_admin:
             return self.app(environ, start_response)
-        if expired(principal):
+        if principal.is_invalid or expired(principal):
+            problem = "invalid" if principal.is_invalid else "expired"
+            message = ("The security token included in the request is invalid (issued before "
+                       "the last reset?)" if principal.is_invalid else
+                       "The security token included in the request is expired")
             self.audit.add(principal=principal.arn, action=call.action, resource="*",
-                           decision="deny", reason="the security token has expired")
-            return error_response(call, start_response, "The security token included in the "
-                                  "request is expired", expired=True)
+                           decision="deny", reason=message)
+            return error_response(call, start_response, message, problem)
         for question in authorizations(call, hash_key):
             request = Request(question.action, question.resource,
                               {**principal.context(), **question.context})

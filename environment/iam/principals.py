@@ -50,6 +50,10 @@ class Principal:
     def is_admin(self) -> bool:
         return self.kind == "admin"
 
+    @property
+    def is_invalid(self) -> bool:
+        return self.kind == "invalid"
+
     def context(self) -> dict[str, Any]:
         """The global condition keys this principal brings to every request."""
         context: dict[str, Any] = {
@@ -70,6 +74,7 @@ class Principal:
 
 
 ADMIN = Principal("admin", f"arn:aws:iam::{ACCOUNT}:root", userid=ACCOUNT)
+ISSUED_KEY_PREFIXES = ("ASIA", "AKIA")  # what STS and IAM hand out
 
 
 class Sessions:
@@ -115,7 +120,13 @@ def tag_dict(tags: Any) -> dict[str, str]:
 
 
 def resolve(access_key_id: str, sessions: Sessions, admin_keys: frozenset[str]) -> Principal:
-    """The principal behind an access key; keys the kit did not issue act as the account admin."""
+    """The principal behind an access key.
+
+    Keys that look issued (ASIA..., AKIA...) but that nobody knows, for example
+    a session from before a reset, are invalid, never the administrator: a
+    stale credential must not gain access. Any other key acts as the account's
+    administrator, as everything does on plain moto.
+    """
     if access_key_id in admin_keys:
         return ADMIN
     iam = iam_backend()
@@ -126,6 +137,8 @@ def resolve(access_key_id: str, sessions: Sessions, admin_keys: frozenset[str]) 
         return _session_principal(iam, role_arn, session)
     if key is not None and getattr(key, "user_name", None):
         return _user_principal(iam, key.user_name)
+    if access_key_id.startswith(ISSUED_KEY_PREFIXES):
+        return Principal("invalid", f"unknown access key {access_key_id}")
     return ADMIN
 
 

@@ -30,12 +30,20 @@ def cbor_text_map(items: dict[str, str]) -> bytes:
     return bytes(out)
 
 
+# Per problem: (query and CBOR code, JSON exception, S3 code, HTTP status of denials).
+PROBLEMS = {
+    "denied": ("AccessDenied", "AccessDeniedException", "AccessDenied"),
+    "expired": ("ExpiredToken", "ExpiredTokenException", "ExpiredToken"),
+    "invalid": ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId"),
+}
+
+
 def error_response(call: Call, start_response: Callable, message: str,
-                   expired: bool = False) -> Iterable[bytes]:
+                   problem: str = "denied") -> Iterable[bytes]:
     request_id = str(uuid.uuid4())
-    code = "ExpiredToken" if expired else "AccessDenied"
+    code, exception, s3_code = PROBLEMS[problem]
+    expired = problem != "denied"
     if call.protocol == "json":
-        exception = "ExpiredTokenException" if expired else "AccessDeniedException"
         body = json.dumps({"__type": f"com.amazon.coral.service#{exception}",
                            "message": message, "Message": message}).encode()
         headers = [("Content-Type", "application/x-amz-json-1.0"),
@@ -49,7 +57,7 @@ def error_response(call: Call, start_response: Callable, message: str,
                    ("x-amzn-query-error", f"{code};Sender")]
         status = "400 Bad Request"
     elif call.protocol == "rest-xml":
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{s3_code}</Code>'
                 f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId>"
                 "</Error>").encode()
         headers = [("Content-Type", "application/xml")]
