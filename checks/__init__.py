@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import lab01  # noqa: F401  (registers the exercises of lab 1)
+from . import lab01, lab02  # noqa: F401  (registers the exercises)
 from .framework import DEFAULT_TIMEOUT_S, REGISTRY, Outcome, run
 from .results import record, render
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 from .errors import LabError
-from .server import HEALTH_PATH, SERVICE_NAME
+from .server import HEALTH_PATH, SERVICE_NAME, code_version
 from .settings import Settings
 
 START_TIMEOUT_S = 30.0
@@ -34,6 +34,7 @@ class Probe:
     state: str  # "free" | "ours" | "foreign"
     pid: int | None = None
     detail: str = ""
+    version: str = ""
 
 
 def probe(settings: Settings, timeout: float = 1.0) -> Probe:
@@ -48,7 +49,7 @@ def probe(settings: Settings, timeout: float = 1.0) -> Probe:
     except ValueError:
         info = {}
     if response.ok and isinstance(info, dict) and info.get("service") == SERVICE_NAME:
-        return Probe("ours", pid=info.get("pid"))
+        return Probe("ours", pid=info.get("pid"), version=str(info.get("version", "")))
     server = response.headers.get("Server", "an unknown server")
     return Probe("foreign", detail=f"HTTP {response.status_code} from {server}")
 
@@ -86,8 +87,11 @@ def ensure_running(settings: Settings) -> int:
             "start LocalStack yourself (environment/docker-compose.yml), or unset LAB_ENDPOINT.",
         )
     found = probe(settings)
-    if found.state == "ours":
+    if found.state == "ours" and found.version == code_version():
         return found.pid or 0
+    if found.state == "ours":  # started by an older version of the kit: its data is stale too
+        stop(settings)
+        return _start(settings)
     if found.state == "foreign":
         raise _port_taken(settings, found.detail)
     return _start(settings)

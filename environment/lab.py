@@ -12,7 +12,9 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from . import emulator, provision
+import requests
+
+from . import emulator, infrastructure, provision
 from .errors import LabError
 from .identity import Identity, TokenCache
 from .settings import Settings, load_settings
@@ -36,6 +38,40 @@ class Lab:
 
     def tenant(self, tenant_id: str) -> Tenant:
         return tenant(tenant_id)
+
+    @cached_property
+    def account(self) -> str:
+        return provision.account_id(self.settings)
+
+    def table_arn(self, short_name: str) -> str:
+        return (f"arn:aws:dynamodb:{self.settings.region}:{self.account}:table/"
+                f"{self.settings.name(short_name)}")
+
+    def role_arn(self, short_name: str) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.settings.name(short_name)}"
+
+    @property
+    def bucket(self) -> str:
+        return self.settings.name(infrastructure.BUCKET)
+
+    def audit(self, since: int = 0, action: str | None = None,
+              decision: str | None = None) -> list[dict]:
+        """The IAM gate's record of decisions (embedded emulator only), newest last."""
+        return self._audit(since, action, decision)["events"]
+
+    def audit_mark(self) -> int:
+        """The number of the latest audit event, to ask later for what came after it."""
+        return self._audit(0, "none", None)["last"]
+
+    def _audit(self, since: int, action: str | None, decision: str | None) -> dict:
+        if not self.settings.embedded:
+            raise LabError("The audit trail belongs to the embedded emulator's IAM gate.",
+                           "on AWS, look at CloudTrail's AssumeRole and AccessDenied events.")
+        params = {k: v for k, v in {"since": since, "action": action,
+                                    "decision": decision}.items() if v is not None}
+        response = requests.get(f"{self.settings.endpoint}/_lab/audit", params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
 
     @cached_property
     def tokens(self) -> TokenCache:

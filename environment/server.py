@@ -19,17 +19,34 @@ from typing import Any
 
 HEALTH_PATH = "/_lab/health"
 SERVICE_NAME = "saas-lab-kit"
+SERVER_CODE = ("server.py", "iam")  # what runs inside the emulator process
+
+
+def code_version() -> str:
+    """A fingerprint of the emulator's own code, so an outdated running emulator is noticed."""
+    import hashlib
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in SERVER_CODE:
+        for path in sorted((here / name).rglob("*.py")) if (here / name).is_dir() else [
+                here / name]:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
 
 
 def with_health(app: WSGIApp, started: float) -> WSGIApp:
     """Answer the health path ourselves and hand everything else to moto."""
+    version = code_version()
 
     def front_door(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             body = json.dumps(
-                {"service": SERVICE_NAME, "pid": os.getpid(), "started": started}
+                {"service": SERVICE_NAME, "pid": os.getpid(), "started": started,
+                 "version": version}
             ).encode()
             start_response("200 OK", [("Content-Type", "application/json"),
                                       ("Content-Length", str(len(body)))])

@@ -181,9 +181,9 @@ class IamGate:
         body = b"".join(self.app(environ, capture))
         start_response(captured["status"], captured["headers"])
         if captured["status"].startswith("200"):
-            self._remember(body, p, role_arn, tags, transitive, caller)
+            key = self._remember(body, p, role_arn, tags, transitive, caller)
             self._record(caller, request, decision, session=p.get("RoleSessionName"),
-                         session_tags=tags)
+                         session_tags=tags, access_key_id=key)
         return [body]
 
     def _may_assume(self, caller: Principal, role_arn: str, context: dict[str, Any],
@@ -206,12 +206,13 @@ class IamGate:
         return Decision(True, "allowed")
 
     def _remember(self, body: bytes, p: dict[str, Any], role_arn: str, tags: dict[str, str],
-                  transitive: frozenset[str], caller: Principal) -> None:
+                  transitive: frozenset[str], caller: Principal) -> str | None:
+        """Record the new session; return its access key id (CloudTrail logs it too)."""
         text = body.decode("utf-8", "replace")
         key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", text)
         expiration = re.search(r"<Expiration>([^<]+)</Expiration>", text)
         if not key:
-            return
+            return None
         expires = time.time() + int(p.get("DurationSeconds") or 3600)
         if expiration:
             try:
@@ -233,3 +234,4 @@ class IamGate:
             session_name=p.get("RoleSessionName", ""), tags=tags, transitive_keys=transitive,
             session_policies=tuple(policies) if (p.get("Policy") or members(p, "PolicyArns"))
             else None, expires=expires, source_arn=caller.arn))
+        return key.group(1)
