@@ -18,17 +18,23 @@ def grade(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600, env=dict(os.environ))
 
 
-def test_every_check_fails_on_the_lab_and_passes_on_the_solution(lab):
-    result = grade("labs/01-tenant-context.ipynb", "solutions/01-tenant-context.ipynb", "--json")
+def test_every_check_fails_on_the_labs_and_passes_on_the_solutions(lab):
+    result = grade("labs", "solutions", "--json")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
-    unsolved, solved = report["notebooks"]
-    assert [e["exercise"] for e in unsolved["exercises"]] == ["1.1", "1.2", "1.3", "1.4", "1.5",
-                                                             "1.6"]
-    assert all(e["status"] == "failed" and e["message"].startswith("Not started")
-               for e in unsolved["exercises"]), unsolved
-    assert solved["ok"] and solved["passed"] == 6 and not solved["cell_errors"], solved
-    assert report["passed"] == 6 and report["total"] == 12
+    by_path = {Path(n["path"]).as_posix(): n for n in report["notebooks"]}
+    assert sorted(by_path) == ["labs/01-tenant-context.ipynb", "labs/02-tenant-isolation.ipynb",
+                               "solutions/01-tenant-context.ipynb",
+                               "solutions/02-tenant-isolation.ipynb"]
+    expected = {1: ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6"], 2: ["2.1", "2.2", "2.3", "2.4"]}
+    for path, notebook in by_path.items():
+        assert [e["exercise"] for e in notebook["exercises"]] == expected[notebook["lab"]]
+        if path.startswith("labs/"):
+            assert all(e["status"] == "failed" and e["message"].startswith("Not started")
+                       for e in notebook["exercises"]), notebook
+        else:
+            assert notebook["ok"] and not notebook["cell_errors"], notebook
+    assert report["passed"] == 10 and report["total"] == 20
 
 
 def test_a_hanging_cell_ends_the_notebook_with_a_message(tmp_path):

@@ -152,7 +152,8 @@ def test_s3_object_prefixes_and_list_prefixes(lab, tenant_role):
     denied(lambda: s3.put_object(Bucket=bucket, Key="tenant-b/invoice.txt", Body=b"x"),
            "AccessDenied")
     denied(lambda: s3.get_object(Bucket=bucket, Key="tenant-aa/x"), "AccessDenied")
-    assert s3.list_objects_v2(Bucket=bucket, Prefix="tenant-a/")["KeyCount"] == 1
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="tenant-a/")["Contents"]]
+    assert "tenant-a/invoice.txt" in listed and all(k.startswith("tenant-a/") for k in listed)
     denied(lambda: s3.list_objects_v2(Bucket=bucket, Prefix="tenant-b/"), "AccessDenied")
     denied(lambda: s3.list_objects_v2(Bucket=bucket), "AccessDenied")
 
