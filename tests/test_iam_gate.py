@@ -176,6 +176,13 @@ def test_sns_denials_use_its_own_error_code(lab, tenant_role):
            "AuthorizationError")
 
 
+def test_cloudwatch_denials_keep_their_query_error_code(lab, tenant_role):
+    cloudwatch = session_for(lab, tenant_role, "tenant-a").client(
+        "cloudwatch", endpoint_url=lab.settings.endpoint)
+    denied(lambda: cloudwatch.put_metric_data(Namespace="Lab", MetricData=[
+        {"MetricName": "Orders", "Value": 1}]), "AccessDenied")
+
+
 def test_a_session_policy_narrows_a_broad_role(lab):
     broad = f"arn:aws:iam::{ACCOUNT}:role/{lab.settings.name('order-service')}"
     bucket = lab.settings.name("documents")

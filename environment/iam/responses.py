@@ -10,6 +10,9 @@ from xml.sax.saxutils import escape
 from .calls import Call
 
 QUERY_CODES = {"sns": "AuthorizationError"}
+# Services that moved from the query protocol to JSON and keep their old error codes: boto3
+# reads those codes from the x-amzn-query-error header.
+QUERY_COMPATIBLE = {"sqs", "cloudwatch"}
 
 
 def cbor_text_map(items: dict[str, str]) -> bytes:
@@ -48,7 +51,7 @@ def error_response(call: Call, start_response: Callable, message: str,
                            "message": message, "Message": message}).encode()
         headers = [("Content-Type", "application/x-amz-json-1.0"),
                    ("x-amzn-RequestId", request_id)]
-        if call.service == "sqs":  # boto3 reads SQS's query-compatible code from this header
+        if call.service in QUERY_COMPATIBLE:
             headers.append(("x-amzn-query-error", f"{code};Sender"))
         status = "400 Bad Request"
     elif call.protocol == "cbor":

@@ -1,0 +1,56 @@
+"""How long each check takes on the solution, and how fast tokens verify."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+
+from checks import run as run_check
+from checks.notebook_code import namespace
+from environment import emulator
+from environment.app.auth import verify_id_token
+from environment.lab import connect
+from environment.settings import Settings
+
+from .measure import Row, ms, timed
+
+EXERCISES = {
+    "solutions/01-tenant-context.ipynb": {
+        "1.1": ("sign_in",), "1.2": ("verify_token",), "1.3": ("tenant_context",),
+        "1.4": ("tenant_from_request",), "1.5": ("save_order", "list_orders"),
+        "1.6": ("sharded_pk", "query_all_shards")},
+    "solutions/02-tenant-isolation.ipynb": {
+        "2.1": ("tenant_policy",), "2.2": ("vend_credentials",),
+        "2.3": ("vend_credentials", "scoped_orders_table"), "2.4": ("session_policy",)},
+}
+
+
+def run(settings: Settings, repeat: int = 10) -> list[Row]:
+    pid = emulator.ensure_running(settings)
+    rows: list[Row] = []
+    rss_before = psutil.Process(pid).memory_info().rss
+    for notebook, exercises in EXERCISES.items():
+        solution = namespace(notebook)
+        for exercise, names in exercises.items():
+            functions = [solution[name] for name in names]
+            outcome = run_check(exercise, *functions)
+            if not outcome.passed:
+                raise RuntimeError(f"check {exercise} fails on the solution: {outcome.message}")
+            samples = timed(lambda ex=exercise, fns=functions: run_check(ex, *fns), repeat)
+            rows.append((f"check {exercise} on the solution ({outcome.cases} cases, "
+                         f"{repeat} runs)", ms(samples), ""))
+    lab = connect(quiet=True, settings=settings)
+    token = lab.id_token("alice@tenant-a.example.com")
+    verify_id_token(lab.identity, token)  # loads the JWKS once
+    count = 2000
+    started = time.perf_counter()
+    for _ in range(count):
+        verify_id_token(lab.identity, token)
+    rate = count / (time.perf_counter() - started)
+    rows.append(("token verification, JWKS cached", f"{rate:,.0f} tokens/s", ""))
+    rss_after = psutil.Process(pid).memory_info().rss
+    rows.append(("emulator RSS before the checks", f"{rss_before / 2**20:.0f} MiB", ""))
+    rows.append((f"emulator RSS after all checks x {repeat + 1}", f"{rss_after / 2**20:.0f} MiB",
+                 ""))
+    return rows
