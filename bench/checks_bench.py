@@ -7,7 +7,7 @@ import time
 import psutil
 
 from checks import run as run_check
-from checks.notebook_code import namespace
+from checks.notebook_code import exercise_ids, functions_for, namespace, solution_path
 from environment import emulator
 from environment.app.auth import verify_id_token
 from environment.lab import connect
@@ -15,25 +15,15 @@ from environment.settings import Settings
 
 from .measure import Row, ms, timed
 
-EXERCISES = {
-    "solutions/01-tenant-context.ipynb": {
-        "1.1": ("sign_in",), "1.2": ("verify_token",), "1.3": ("tenant_context",),
-        "1.4": ("tenant_from_request",), "1.5": ("save_order", "list_orders"),
-        "1.6": ("sharded_pk", "query_all_shards")},
-    "solutions/02-tenant-isolation.ipynb": {
-        "2.1": ("tenant_policy",), "2.2": ("vend_credentials",),
-        "2.3": ("vend_credentials", "scoped_orders_table"), "2.4": ("session_policy",)},
-}
-
 
 def run(settings: Settings, repeat: int = 10) -> list[Row]:
     pid = emulator.ensure_running(settings)
     rows: list[Row] = []
     rss_before = psutil.Process(pid).memory_info().rss
-    for notebook, exercises in EXERCISES.items():
-        solution = namespace(notebook)
-        for exercise, names in exercises.items():
-            functions = [solution[name] for name in names]
+    for lab_number in (1, 2):
+        solution = namespace(solution_path(lab_number))
+        for exercise in exercise_ids(lab_number):
+            functions = functions_for(exercise, solution)
             outcome = run_check(exercise, *functions)
             if not outcome.passed:
                 raise RuntimeError(f"check {exercise} fails on the solution: {outcome.message}")

@@ -29,3 +29,24 @@ def namespace(relative: str, skip_checks: bool = True) -> dict[str, Any]:
         except NameError:
             pass  # a demo cell that needs a result the stub never produced
     return names
+
+
+def solution_path(lab_number: int) -> str:
+    """The solution notebook of a lab, relative to the repository (solutions/NN-*.ipynb)."""
+    found = sorted((ROOT / "solutions").glob(f"{lab_number:02d}-*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"no solution notebook for lab {lab_number}")
+    return str(found[0].relative_to(ROOT))
+
+
+def exercise_ids(lab_number: int) -> list[str]:
+    from .framework import REGISTRY
+
+    return sorted(e.id for e in REGISTRY.values() if e.lab == lab_number)
+
+
+def functions_for(exercise_id: str, names: dict[str, Any]) -> list[Any]:
+    """The learner functions an exercise's check takes, picked from a notebook's namespace."""
+    from .framework import REGISTRY
+
+    return [names[name] for name in REGISTRY[exercise_id].needs]
