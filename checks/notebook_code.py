@@ -6,6 +6,8 @@ from ``solutions/`` (the single source of truth) rather than keeping copies.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,16 @@ def namespace(relative: str, skip_checks: bool = True) -> dict[str, Any]:
     matplotlib.use("Agg")
     notebook = nbformat.read(ROOT / relative, as_version=4)
     names: dict[str, Any] = {"__name__": "__notebook__"}
-    for cell in notebook.cells:
-        if cell.cell_type != "code" or (skip_checks and "check(" in cell.source):
-            continue
-        try:
-            exec(compile(cell.source, f"{relative}:{cell.get('id')}", "exec"), names)
-        except NotImplementedError:
-            pass  # a learner's stub, called by a demo cell
-        except NameError:
-            pass  # a demo cell that needs a result the stub never produced
+    with contextlib.redirect_stdout(io.StringIO()):  # the demo cells' prints are not for us
+        for cell in notebook.cells:
+            if cell.cell_type != "code" or (skip_checks and "check(" in cell.source):
+                continue
+            try:
+                exec(compile(cell.source, f"{relative}:{cell.get('id')}", "exec"), names)
+            except NotImplementedError:
+                pass  # a learner's stub, called by a demo cell
+            except NameError:
+                pass  # a demo cell that needs a result the stub never produced
     return names
 
 

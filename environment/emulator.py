@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,13 @@ def _port_taken(settings: Settings, detail: str) -> LabError:
     )
 
 
-def ensure_running(settings: Settings) -> int:
-    """Return the pid of our emulator on the settings' port, starting it if needed."""
+def ensure_running(settings: Settings,
+                   while_starting: Callable[[], object] | None = None) -> int:
+    """Return the pid of our emulator on the settings' port, starting it if needed.
+
+    ``while_starting`` runs in this process while the emulator process boots
+    (building boto3 clients takes as long as moto's imports: do both at once).
+    """
     if not settings.embedded:
         raise LabError(
             f"The kit only starts its own emulator; the settings point at {settings.target}.",
@@ -91,13 +97,13 @@ def ensure_running(settings: Settings) -> int:
         return found.pid or 0
     if found.state == "ours":  # started by an older version of the kit: its data is stale too
         stop(settings)
-        return _start(settings)
+        return _start(settings, while_starting)
     if found.state == "foreign":
         raise _port_taken(settings, found.detail)
-    return _start(settings)
+    return _start(settings, while_starting)
 
 
-def _start(settings: Settings) -> int:
+def _start(settings: Settings, while_starting: Callable[[], object] | None = None) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log = log_file(settings)
     with log.open("ab") as out:
@@ -107,6 +113,8 @@ def _start(settings: Settings) -> int:
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=Path(__file__).resolve().parent.parent, start_new_session=True,
         )
+    if while_starting is not None:
+        while_starting()
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

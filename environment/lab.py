@@ -111,7 +111,7 @@ def connect(quiet: bool = False, settings: Settings | None = None, fresh: bool =
     install_notebook_errors()
     settings = settings or load_settings()
     if settings.embedded:
-        emulator.ensure_running(settings)
+        emulator.ensure_running(settings, lambda: provision.prepare_clients(settings))
         if fresh:
             provision.reset(settings)
             _CONNECTED.pop(settings, None)

@@ -18,6 +18,13 @@ from .settings import Settings
 from .tenants import PASSWORD, TENANTS
 
 SEED = 4566
+SERVICES = ("cognito-idp", "dynamodb", "iam", "s3", "sts")  # what provisioning talks to
+
+
+def prepare_clients(settings: Settings) -> None:
+    """Build (and cache) the boto3 clients provisioning needs; see emulator.ensure_running."""
+    for service in SERVICES:
+        settings.client(service)
 
 
 def seed(settings: Settings) -> None:
@@ -136,7 +143,13 @@ def _ensure_tables(settings: Settings) -> None:
             create_table(settings, name)
 
 
+EMULATOR_ACCOUNT = "123456789012"  # moto's default account
+
+
 def account_id(settings: Settings) -> str:
+    """The account's id; the embedded emulator's is fixed, which saves a call at start-up."""
+    if settings.embedded:
+        return EMULATOR_ACCOUNT
     return settings.client("sts").get_caller_identity()["Account"]
 
 

@@ -108,6 +108,12 @@ def _cached_client(settings: Settings, service: str):
         return _CLIENTS[key]
 
 
+def clear_clients() -> None:
+    """Forget every cached client (benchmarks use it to measure a cold start honestly)."""
+    with _CLIENTS_LOCK:
+        _CLIENTS.clear()
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read the settings from environment variables.
 
