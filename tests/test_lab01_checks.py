@@ -153,3 +153,15 @@ def test_every_check_catches_its_classic_mistakes(solution):
 
 def test_lab_1_has_its_six_exercises():
     assert exercise_ids(1) == ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]
+
+
+def test_a_middleware_that_hangs_inside_the_service_does_not_hang_the_check(lab):
+    import time
+
+    def hangs(request):
+        time.sleep(60)
+
+    started = time.monotonic()
+    outcome = run("1.4", hangs, timeout=1)
+    assert time.monotonic() - started < 15
+    assert not outcome.passed and "does your function hang" in outcome.message
