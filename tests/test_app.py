@@ -92,3 +92,33 @@ def test_health_needs_no_token(lab):
 
     with serve(create_order_service(lab.table("orders"), never)) as service:
         assert requests.get(f"{service.url}/health", timeout=10).json()["status"] == "ok"
+
+
+def test_a_per_tenant_table_and_a_denial_by_the_account_become_403(lab):
+    import boto3
+
+    creds = lab.client("sts").assume_role(
+        RoleArn=lab.role_arn("order-service"), RoleSessionName="only-tenant-a",
+        Policy='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+               '"Action": "dynamodb:Query", "Resource": "*", "Condition": {'
+               '"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#tenant-a"]}}}]}',
+    )["Credentials"]
+    scoped = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                           aws_secret_access_key=creds["SecretAccessKey"],
+                           aws_session_token=creds["SessionToken"], region_name="us-east-1"
+                           ).resource("dynamodb", endpoint_url=lab.settings.endpoint
+                                      ).Table(lab.settings.name("orders"))
+    chosen = []
+
+    def table_for(ctx: TenantContext):
+        chosen.append(ctx.tenant_id)
+        return scoped
+
+    with serve(create_order_service(table_for, tenant_resolver(lab.identity))) as service:
+        own = requests.get(f"{service.url}/orders", timeout=10,
+                           headers=bearer(lab, "arthur@tenant-a.example.com"))
+        other = requests.get(f"{service.url}/orders", timeout=10,
+                             headers=bearer(lab, "bob@tenant-b.example.com"))
+    assert own.status_code == 200
+    assert other.status_code == 403 and other.json()["error"] == "forbidden by the account"
+    assert "dynamodb:Query" in other.json()["detail"] and chosen == ["tenant-a", "tenant-b"]

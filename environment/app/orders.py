@@ -20,6 +20,7 @@ def new_order(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_order_service(orders_table, resolve_tenant: Resolver) -> Flask:
+    """``orders_table``: a boto3 Table, or a function of the TenantContext returning one."""
     app = tenant_service("order-service", resolve_tenant)
     add_collection(app, PooledStore(orders_table, order_sk, "order_id"), "orders", new_order)
     return app

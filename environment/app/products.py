@@ -17,6 +17,7 @@ def new_product(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_product_service(products_table, resolve_tenant: Resolver) -> Flask:
+    """``products_table``: a boto3 Table, or a function of the TenantContext returning one."""
     app = tenant_service("product-service", resolve_tenant)
     add_collection(app, PooledStore(products_table, product_sk, "product_id"), "products",
                    new_product)

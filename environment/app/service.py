@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from botocore.exceptions import ClientError
 from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
@@ -53,6 +54,14 @@ def tenant_service(name: str, resolve_tenant: Resolver) -> Flask:
                                   "not a TenantContext"), 500
         g.tenant = context
         return None
+
+    @app.errorhandler(ClientError)
+    def denied_by_the_account(error: ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code not in ("AccessDeniedException", "AccessDenied"):
+            raise error
+        return jsonify(error="forbidden by the account",
+                       detail=error.response["Error"].get("Message", "")), 403
 
     return app
 

@@ -14,16 +14,24 @@ from .keys import tenant_pk
 
 @dataclass
 class PooledStore:
-    """Items of one kind (orders, products) in a pooled table, by tenant."""
+    """Items of one kind (orders, products) in a pooled table, by tenant.
 
-    table: Any  # a boto3 dynamodb Table
+    ``table`` is a boto3 Table, or a function of the tenant context that returns
+    one: that is how a service signs each request with tenant-scoped credentials
+    (lab 2) instead of its own broad ones.
+    """
+
+    table: Any
     sort_key: Callable[[str], str]
     id_field: str
 
+    def table_for(self, ctx: TenantContext) -> Any:
+        return self.table(ctx) if callable(self.table) else self.table
+
     def save(self, ctx: TenantContext, item: dict[str, Any]) -> dict[str, Any]:
         stored = {**item, "tenant_id": ctx.tenant_id}
-        self.table.put_item(Item={**stored, "pk": tenant_pk(ctx.tenant_id),
-                                  "sk": self.sort_key(item[self.id_field])})
+        self.table_for(ctx).put_item(Item={**stored, "pk": tenant_pk(ctx.tenant_id),
+                                           "sk": self.sort_key(item[self.id_field])})
         return stored
 
     def list(self, ctx: TenantContext) -> list[dict[str, Any]]:
@@ -31,8 +39,9 @@ class PooledStore:
         query = {"KeyConditionExpression": Key("pk").eq(tenant_pk(ctx.tenant_id))
                  & Key("sk").begins_with(prefix)}
         items: list[dict[str, Any]] = []
+        table = self.table_for(ctx)
         while True:
-            page = self.table.query(**query)
+            page = table.query(**query)
             items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
@@ -40,6 +49,6 @@ class PooledStore:
         return [{k: v for k, v in item.items() if k not in ("pk", "sk")} for item in items]
 
     def get(self, ctx: TenantContext, item_id: str) -> dict[str, Any] | None:
-        found = self.table.get_item(Key={"pk": tenant_pk(ctx.tenant_id),
-                                         "sk": self.sort_key(item_id)}).get("Item")
+        found = self.table_for(ctx).get_item(Key={"pk": tenant_pk(ctx.tenant_id),
+                                                  "sk": self.sort_key(item_id)}).get("Item")
         return None if found is None else {k: v for k, v in found.items() if k not in ("pk", "sk")}
