@@ -57,18 +57,17 @@ class Lab:
     def audit(self, since: int = 0, action: str | None = None,
               decision: str | None = None) -> list[dict]:
         """The IAM gate's record of decisions (embedded emulator only), newest last."""
-        return self._audit(since, action, decision)["events"]
+        return self._audit(since=since, action=action, decision=decision)["events"]
 
     def audit_mark(self) -> int:
         """The number of the latest audit event, to ask later for what came after it."""
-        return self._audit(0, "none", None)["last"]
+        return self._audit(events=0)["last"]
 
-    def _audit(self, since: int, action: str | None, decision: str | None) -> dict:
+    def _audit(self, **query: object) -> dict:
         if not self.settings.embedded:
             raise LabError("The audit trail belongs to the embedded emulator's IAM gate.",
                            "on AWS, look at CloudTrail's AssumeRole and AccessDenied events.")
-        params = {k: v for k, v in {"since": since, "action": action,
-                                    "decision": decision}.items() if v is not None}
+        params = {k: v for k, v in query.items() if v is not None}
         response = requests.get(f"{self.settings.endpoint}/_lab/audit", params=params, timeout=10)
         response.raise_for_status()
         return response.json()

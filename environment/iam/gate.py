@@ -152,6 +152,8 @@ class IamGate:
 
     def _serve_audit(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if query.get("events") == "0":  # only the number of the latest event
+            return json_response(start_response, {"last": self.audit.last, "events": []})
         events = self.audit.query(int(query.get("since", 0) or 0), query.get("action"),
                                   query.get("decision"))
         return json_response(start_response, {"last": self.audit.last, "events": events})
