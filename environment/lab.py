@@ -9,7 +9,7 @@ kit's own errors print as two plain sentences instead of a traceback.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import requests
@@ -27,7 +27,6 @@ class Lab:
     identity: Identity
     tenants: tuple[Tenant, ...] = TENANTS
     password: str = PASSWORD
-    _tokens: TokenCache | None = field(default=None, repr=False)
 
     def client(self, service: str):
         return self.settings.client(service)

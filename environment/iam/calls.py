@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, unquote
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
@@ -130,7 +130,3 @@ def _s3_operation(method: str, bucket: str | None, key: str | None,
         return "ListBucket"
     return {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject",
             "DELETE": "DeleteObject", "POST": "PutObject"}.get(method, "GetObject")
-
-
-def url_path(url: str) -> str:
-    return urlparse(url).path

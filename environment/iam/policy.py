@@ -35,9 +35,6 @@ class Request:
     resource: str
     context: Mapping[str, ContextValue] = field(default_factory=dict)
 
-    def value(self, key: str) -> ContextValue | None:
-        return lower_keys(self.context).get(key.lower())
-
 
 @dataclass(frozen=True)
 class Decision:

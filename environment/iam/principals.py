@@ -68,8 +68,6 @@ class Principal:
             context["aws:username"] = self.username
         for key, value in self.tags.items():
             context[f"aws:PrincipalTag/{key}"] = value
-        if self.tags:
-            context["aws:PrincipalTagKeys"] = list(self.tags)  # not AWS's; handy in the audit
         return context
 
 

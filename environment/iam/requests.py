@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
-from .calls import Call, url_path
+from .calls import Call
 from .policy import Request
 from .principals import ACCOUNT
 
@@ -53,7 +54,7 @@ def _resource(call: Call) -> str:
         return f"arn:aws:s3:::{call.bucket}" + (f"/{call.key}" if call.key else "")
     if call.service == "sqs":
         if p.get("QueueUrl"):
-            name = url_path(p["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+            name = urlparse(p["QueueUrl"]).path.rstrip("/").rsplit("/", 1)[-1]
             return f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
         if p.get("QueueName"):
             return f"arn:aws:sqs:{region}:{ACCOUNT}:{p['QueueName']}"
