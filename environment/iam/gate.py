@@ -124,9 +124,9 @@ class IamGate:
             self.audit.add(principal=principal.arn, action=call.action, resource="*",
                            decision="deny", reason=message)
             return error_response(call, start_response, message, problem)
+        who = principal.context()
         for question in authorizations(call, hash_key):
-            request = Request(question.action, question.resource,
-                              {**principal.context(), **question.context})
+            request = Request(question.action, question.resource, {**who, **question.context})
             decision = evaluate(request, principal.identity_policies, principal.session_policies)
             if not decision.allowed:
                 return self._deny(call, principal, request, decision, start_response)
