@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 from environment import emulator, provision
 from environment.iam.policy import Request, evaluate
 from environment.iam.principals import Principal
-from environment.settings import load_settings
+from environment.settings import EMULATOR_ACCOUNT, load_settings
 
 from .measure import Row, timed
 
@@ -43,7 +43,7 @@ def _emulator(gate_on: bool) -> tuple[dict[str, Callable[[], object]], Callable[
         RoleName=settings.name("tenant-access"), PolicyName="bench",
         PolicyDocument=json.dumps(POLICY))
     creds = settings.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::123456789012:role/{settings.name('tenant-access')}",
+        RoleArn=f"arn:aws:iam::{EMULATOR_ACCOUNT}:role/{settings.name('tenant-access')}",
         RoleSessionName="bench", Tags=[{"Key": "TenantID", "Value": "tenant-a"}]
     )["Credentials"]
     tenant = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
@@ -66,7 +66,7 @@ def _emulator(gate_on: bool) -> tuple[dict[str, Callable[[], object]], Callable[
 
 def evaluation_cost(repeat: int = 5000) -> float:
     """Seconds for one in-process policy decision like a tenant Query's."""
-    request = Request("dynamodb:Query", "arn:aws:dynamodb:us-east-1:123456789012:table/"
+    request = Request("dynamodb:Query", f"arn:aws:dynamodb:us-east-1:{EMULATOR_ACCOUNT}:table/"
                       "saas-lab-orders", {**Principal("session", "arn", tags={
                           "TenantID": "tenant-a"}).context(),
                           "dynamodb:LeadingKeys": ["TENANT#tenant-a"]})

@@ -34,7 +34,7 @@ def _questions(lab: Lab, table: str, operation: str, **params: Any) -> list[Requ
 
 def _decide(policy: Any, tags: dict[str, str], questions: list[Request]) -> tuple[bool, str]:
     """Would the gate allow every question, for a session with these tags under this policy?"""
-    context = Principal("session", "arn:aws:sts::123456789012:assumed-role/check/session",
+    context = Principal("session", "arn:aws:sts::<account>:assumed-role/check/session",
                         tags=tags).context()
     for question in questions:
         decision = evaluate(Request(question.action, question.resource,

@@ -14,7 +14,7 @@ import requests
 from . import infrastructure as infra
 from .errors import LabError
 from .identity import Identity
-from .settings import Settings
+from .settings import EMULATOR_ACCOUNT, Settings
 from .tenants import PASSWORD, TENANTS
 
 SEED = 4566
@@ -40,13 +40,18 @@ def reset(settings: Settings) -> Identity:
     return ensure(settings)
 
 
-def find_identity(settings: Settings) -> Identity | None:
+def _pool_id(settings: Settings) -> str | None:
     cognito = settings.client("cognito-idp")
-    pool_id = next(
+    return next(
         (pool["Id"] for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
          for pool in page["UserPools"] if pool["Name"] == settings.name(infra.USER_POOL)),
         None,
     )
+
+
+def find_identity(settings: Settings) -> Identity | None:
+    cognito = settings.client("cognito-idp")
+    pool_id = _pool_id(settings)
     if pool_id is None:
         return None
     clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)
@@ -82,11 +87,7 @@ def ensure(settings: Settings) -> Identity:
 
 def _create_identity(settings: Settings) -> Identity:
     cognito = settings.client("cognito-idp")
-    pool_id = next(
-        (pool["Id"] for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]
-         if pool["Name"] == settings.name(infra.USER_POOL)),
-        None,
-    ) or cognito.create_user_pool(
+    pool_id = _pool_id(settings) or cognito.create_user_pool(
         PoolName=settings.name(infra.USER_POOL),
         Schema=[
             {"Name": name, "AttributeDataType": "String", "Mutable": mutable,
@@ -141,9 +142,6 @@ def _ensure_tables(settings: Settings) -> None:
         name = settings.name(table.short_name)
         if name not in existing:
             create_table(settings, name)
-
-
-EMULATOR_ACCOUNT = "123456789012"  # moto's default account
 
 
 def account_id(settings: Settings) -> str:

@@ -20,6 +20,7 @@ from botocore.config import Config
 DEFAULT_PORT = 4566  # LocalStack's edge port, so localstack-client works unchanged.
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PREFIX = "saas-lab-"
+EMULATOR_ACCOUNT = "123456789012"  # moto's default account, where everything embedded lives
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

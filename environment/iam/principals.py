@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-ACCOUNT = "123456789012"  # moto's default account
+from ..settings import EMULATOR_ACCOUNT as ACCOUNT
+
 PARTITION = "aws"
 
 
