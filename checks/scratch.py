@@ -21,9 +21,6 @@ class RecordedTable:
     table: Any
     calls: list[str] = field(default_factory=list)
 
-    def count(self, operation: str) -> int:
-        return self.calls.count(operation)
-
 
 def fresh_table(lab: Lab, short_name: str) -> RecordedTable:
     """An empty ``pk``/``sk`` table named ``<prefix><short_name>``, recreated on every call."""
