@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import lab01, lab02  # noqa: F401  (registers the exercises)
-from .framework import DEFAULT_TIMEOUT_S, REGISTRY, Outcome, run
+from .framework import DEFAULT_TIMEOUT_S, REGISTRY, Outcome, hints, run
 from .results import record, render
 
-__all__ = ["check", "run", "REGISTRY", "Outcome"]
+__all__ = ["check", "hint", "run", "REGISTRY", "Outcome"]
 
 
 def check(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT_S) -> None:
@@ -19,3 +19,8 @@ def check(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEO
     outcome = run(exercise_id, *functions, timeout=timeout)
     record(outcome)
     print(render(outcome))
+
+
+def hint(exercise_id: str) -> None:
+    """Print every hint for an exercise, down to the code-level step (``hint("1.2")``)."""
+    print(hints(exercise_id))

@@ -6,6 +6,11 @@ case that goes wrong ends the check with a report of what was sent, what came
 back, what was expected, and a hint. Learner code always runs in a worker
 thread with a time limit, so a function that hangs or raises becomes a report,
 never a hung notebook or a traceback from our code.
+
+Hints are progressive, so that an answer is never one failed run away: the
+first report of a failing case gives the idea (``hint``); the code-level step
+(``code_hint``) appears only when the same case fails again, or when the
+learner asks for it with ``hint("1.2")``.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ class Exercise:
     id: str
     title: str
     needs: tuple[str, ...]  # the names of the learner functions, in the order check() takes them
-    hint: str
+    hint: str  # the idea: what to do, never the code
     run: Callable[..., None]
+    code_hint: str = ""  # the concrete step, shown on a repeated failure or on request
 
     @property
     def lab(self) -> int:
@@ -54,12 +60,18 @@ class Outcome:
 
 REGISTRY: dict[str, Exercise] = {}
 
+# How often each (exercise, case) has failed in a row in this process: the second failure of
+# the same case earns the code-level hint. A pass of the exercise forgets its failures.
+FAILURES: dict[tuple[str, str], int] = {}
+LAST_FAILURE: dict[str, CaseFailed] = {}
 
-def exercise(exercise_id: str, title: str, needs: tuple[str, ...], hint: str):
+
+def exercise(exercise_id: str, title: str, needs: tuple[str, ...], hint: str,
+             code_hint: str = ""):
     """Register a check: ``@exercise("1.2", "Verify a token", ("verify_token",), hint=...)``."""
 
     def register(run: Callable[..., None]) -> Callable[..., None]:
-        REGISTRY[exercise_id] = Exercise(exercise_id, title, needs, hint, run)
+        REGISTRY[exercise_id] = Exercise(exercise_id, title, needs, hint, run, code_hint)
         return run
 
     return register
@@ -68,9 +80,11 @@ def exercise(exercise_id: str, title: str, needs: tuple[str, ...], hint: str):
 class CaseFailed(Exception):
     """One case went wrong; carries the report the learner will read."""
 
-    def __init__(self, case: str, expected: str, got: str, hint: str = "", sent: str = "") -> None:
+    def __init__(self, case: str, expected: str, got: str, hint: str = "", sent: str = "",
+                 code_hint: str = "") -> None:
         super().__init__(case)
         self.case, self.expected, self.got, self.hint, self.sent = case, expected, got, hint, sent
+        self.code_hint = code_hint
 
 
 class NotStarted(Exception):
@@ -145,39 +159,43 @@ class Trial:
     def skip(self, name: str, why: str) -> None:
         self.skipped.append(f"{name} ({why})")
 
-    def call(self, fn: Callable, *args: Any, hint: str = "", **kwargs: Any) -> Any:
+    def call(self, fn: Callable, *args: Any, hint: str = "", code_hint: str = "",
+             **kwargs: Any) -> Any:
         """Call learner code where it must succeed; any exception fails the case."""
         try:
             return call_with_timeout(fn, *args, timeout=self.timeout, **kwargs)
         except Raised as raised:
             raise CaseFailed(self.current, "a result", f"it raised {raised}{raised.where}",
-                             hint) from None
+                             hint, code_hint=code_hint) from None
         except TimedOut as slow:
             raise CaseFailed(self.current, "a result", f"your function {slow}",
                              hint or "look for a loop that never ends or a call that waits "
-                             "forever (a missing timeout?)") from None
+                             "forever (a missing timeout?)", code_hint=code_hint) from None
 
     def rejects(self, fn: Callable, *args: Any, accept: tuple[type[BaseException], ...],
-                hint: str, sent: str = "") -> BaseException:
+                hint: str, sent: str = "", code_hint: str = "") -> BaseException:
         """Call learner code where it must refuse by raising one of ``accept``."""
         names = " or ".join(t.__name__ for t in accept)
+        expected = ("an exception" if accept == (Exception,)
+                    else f"an exception of type {names}")
         try:
             value = call_with_timeout(fn, *args, timeout=self.timeout)
         except Raised as raised:
             if isinstance(raised.error, accept):
                 return raised.error
-            raise CaseFailed(self.current, f"an exception of type {names}",
-                             f"it raised {raised}{raised.where}", hint, sent) from None
+            raise CaseFailed(self.current, expected, f"it raised {raised}{raised.where}", hint,
+                             sent, code_hint) from None
         except TimedOut as slow:
-            raise CaseFailed(self.current, f"an exception of type {names}",
-                             f"your function {slow}", hint, sent) from None
-        raise CaseFailed(self.current, f"an exception of type {names}",
-                         f"it returned {short(value)}", hint, sent)
+            raise CaseFailed(self.current, expected, f"your function {slow}", hint, sent,
+                             code_hint) from None
+        raise CaseFailed(self.current, expected, f"it returned {short(value)}", hint, sent,
+                         code_hint)
 
-    def expect(self, ok: bool, expected: str, got: Any, hint: str = "", sent: str = "") -> None:
+    def expect(self, ok: bool, expected: str, got: Any, hint: str = "", sent: str = "",
+               code_hint: str = "") -> None:
         if not ok:
             raise CaseFailed(self.current, expected, got if isinstance(got, str) else short(got),
-                             hint, sent)
+                             hint, sent, code_hint)
 
 
 def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT_S) -> Outcome:
@@ -197,10 +215,14 @@ def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT
         return Outcome(found.id, found.title, False, trial.cases,
                        f"Not started yet: {stub}.\n"
                        "   Replace the `raise NotImplementedError` line with your code.\n"
-                       f"   hint:     {found.hint}",
+                       f"   idea:     {found.hint}",
                        trial.current, trial.skipped)
     except CaseFailed as failed:
-        return Outcome(found.id, found.title, False, trial.cases, _report(failed, found),
+        key = (found.id, failed.case)
+        FAILURES[key] = FAILURES.get(key, 0) + 1
+        LAST_FAILURE[found.id] = failed
+        return Outcome(found.id, found.title, False, trial.cases,
+                       _report(failed, found, repeated=FAILURES[key] > 1),
                        failed.case, trial.skipped)
     except Exception as error:  # our own bug or an environment problem: say so plainly
         return Outcome(found.id, found.title, False, trial.cases,
@@ -208,6 +230,9 @@ def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT
                        "Is the environment up (`make env-status`)? If it is, this is a bug "
                        "in the kit: please report it with this message.",
                        trial.current, trial.skipped)
+    for key in [key for key in FAILURES if key[0] == found.id]:
+        del FAILURES[key]
+    LAST_FAILURE.pop(found.id, None)
     return Outcome(found.id, found.title, True, trial.cases,
                    f"all {trial.cases} cases passed", None, trial.skipped)
 
@@ -223,11 +248,35 @@ def _wrong_arguments(found: Exercise, functions: tuple[Callable, ...]) -> str:
     return ""
 
 
-def _report(failed: CaseFailed, found: Exercise) -> str:
+def _report(failed: CaseFailed, found: Exercise, repeated: bool) -> str:
     lines = [f"Case failed: {failed.case}"]
     if failed.sent:
         lines.append(f"   sent:     {failed.sent}")
     lines.append(f"   expected: {failed.expected}")
     lines.append(f"   got:      {failed.got}")
     lines.append(f"   hint:     {failed.hint or found.hint}")
+    step = failed.code_hint or found.code_hint
+    if step and repeated:
+        lines.append(f"   next:     {step}")
+    elif step:
+        lines.append(f"   more:     if this case fails again, the report shows a concrete next "
+                     f"step (or call hint({found.id!r}) now)")
+    return "\n".join(lines)
+
+
+def hints(exercise_id: str) -> str:
+    """Every hint there is for one exercise: the idea, the code-level step, the last failure's."""
+    found = REGISTRY.get(exercise_id)
+    if found is None:
+        return f"There is no exercise {exercise_id!r}. Known exercises: {', '.join(REGISTRY)}."
+    lines = [f"{found.id} {found.title}", f"   idea:     {found.hint}"]
+    if found.code_hint:
+        lines.append(f"   code:     {found.code_hint}")
+    failed = LAST_FAILURE.get(found.id)
+    if failed is not None:
+        lines.append(f"   your last failing case: {failed.case}")
+        if failed.hint:
+            lines.append(f"   hint:     {failed.hint}")
+        if failed.code_hint:
+            lines.append(f"   next:     {failed.code_hint}")
     return "\n".join(lines)

@@ -108,3 +108,44 @@ def test_a_lab_error_shows_as_advice_in_ipython(capsys):
     captured = capsys.readouterr()
     assert "Port 4566 is taken." in captured.err and "What to do: use LAB_PORT=4567" in captured.err
     assert "Traceback" not in captured.out + captured.err
+
+
+def test_hints_are_progressive_the_code_step_comes_on_the_second_failure_of_a_case():
+    @exercise("0.2", "triple a number", ("triple",), hint="multiply by three",
+              code_hint="return n * 3")
+    def check_triple(triple, t: Trial):
+        with t.case("triple(2)"):
+            t.expect(t.call(triple, 2) == 6, "6", t.call(triple, 2),
+                     hint="three times the input", code_hint="return n * 3, not n + 3")
+
+    try:
+        first = run("0.2", lambda n: n + 3)
+        assert "hint:     three times the input" in first.message
+        assert "n + 3, not" not in first.message and "hint('0.2')" in first.message
+        second = run("0.2", lambda n: n + 3)
+        assert "next:     return n * 3, not n + 3" in second.message
+        assert run("0.2", lambda n: n * 3).passed
+        third = run("0.2", lambda n: n + 3)  # a pass forgets the earlier failures
+        assert "next:" not in third.message
+        from checks.framework import hints
+
+        assert "code:     return n * 3" in hints("0.2")
+        assert "next:     return n * 3, not n + 3" in hints("0.2")
+    finally:
+        REGISTRY.pop("0.2")
+
+
+def test_an_unstarted_exercise_shows_the_idea_not_the_code():
+    @exercise("0.3", "negate", ("negate",), hint="flip the sign", code_hint="return -n")
+    def check_negate(negate, t: Trial):
+        with t.case("negate(1)"):
+            t.expect(t.call(negate, 1) == -1, "-1", "?")
+
+    def negate(n):
+        raise NotImplementedError("exercise 0.3")
+
+    try:
+        outcome = run("0.3", negate)
+        assert "idea:     flip the sign" in outcome.message and "return -n" not in outcome.message
+    finally:
+        REGISTRY.pop("0.3")
