@@ -15,7 +15,7 @@ from . import infrastructure as infra
 from .errors import LabError
 from .identity import Identity
 from .settings import EMULATOR_ACCOUNT, Settings
-from .tenants import PASSWORD, TENANTS
+from .tenants import PASSWORD, TENANTS, Tenant
 
 SEED = 4566
 SERVICES = ("cognito-idp", "dynamodb", "iam", "s3", "sts")  # what provisioning talks to
@@ -40,18 +40,19 @@ def reset(settings: Settings) -> Identity:
     return ensure(settings)
 
 
-def _pool_id(settings: Settings) -> str | None:
+def _pool_id(settings: Settings, pool: str = infra.USER_POOL) -> str | None:
     cognito = settings.client("cognito-idp")
     return next(
-        (pool["Id"] for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
-         for pool in page["UserPools"] if pool["Name"] == settings.name(infra.USER_POOL)),
+        (found["Id"] for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+         for found in page["UserPools"] if found["Name"] == settings.name(pool)),
         None,
     )
 
 
-def find_identity(settings: Settings) -> Identity | None:
+def find_identity(settings: Settings, pool: str = infra.USER_POOL) -> Identity | None:
+    """The identity of a user pool (by its short name) and its app client, if both exist."""
     cognito = settings.client("cognito-idp")
-    pool_id = _pool_id(settings)
+    pool_id = _pool_id(settings, pool)
     if pool_id is None:
         return None
     clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)
@@ -69,8 +70,8 @@ def ensure(settings: Settings) -> Identity:
         if identity is None:
             if settings.embedded:
                 seed(settings)
-            identity = _create_identity(settings)
-        _ensure_users(settings, identity)
+            identity = create_identity(settings)
+        ensure_users(settings, identity)
         _ensure_tables(settings)
         _ensure_roles(settings)
         _ensure_bucket(settings)
@@ -85,10 +86,15 @@ def ensure(settings: Settings) -> Identity:
     return identity
 
 
-def _create_identity(settings: Settings) -> Identity:
+def create_identity(settings: Settings, pool: str = infra.USER_POOL) -> Identity:
+    """A user pool shaped like the lab's (same custom attributes, same app client settings).
+
+    Besides the lab's own pool, checks create a second one: its tokens are genuinely signed
+    (every emulated pool shares one key) but belong to another issuer and audience.
+    """
     cognito = settings.client("cognito-idp")
-    pool_id = _pool_id(settings) or cognito.create_user_pool(
-        PoolName=settings.name(infra.USER_POOL),
+    pool_id = _pool_id(settings, pool) or cognito.create_user_pool(
+        PoolName=settings.name(pool),
         Schema=[
             {"Name": name, "AttributeDataType": "String", "Mutable": mutable,
              "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}}
@@ -107,14 +113,16 @@ def _create_identity(settings: Settings) -> Identity:
     return Identity(pool_id, client_id, settings.region, settings.endpoint)
 
 
-def _ensure_users(settings: Settings, identity: Identity) -> None:
+def ensure_users(settings: Settings, identity: Identity,
+                 tenants: tuple[Tenant, ...] = TENANTS) -> None:
+    """Create the tenants' users in a pool, with their tenant attributes and the lab password."""
     cognito = settings.client("cognito-idp")
     existing = {
         user["Username"]
         for page in cognito.get_paginator("list_users").paginate(UserPoolId=identity.pool_id)
         for user in page["Users"]
     }
-    for tenant in TENANTS:
+    for tenant in tenants:
         for email in tenant.users:
             if email in existing:
                 continue
