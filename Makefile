@@ -10,12 +10,36 @@ LAB_ARGS ?=
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 SANITIZE := solutions/sanitize.cfg
 
-.PHONY: lab test venv env env-down env-status env-reset check labs validate lint bench outputs clean
+# The installer: uv installs the locked versions in seconds. The uv on PATH is used when there
+# is one; otherwise the interpreter's own pip fetches a pinned uv into .tools/ (a few seconds).
+# INSTALLER=pip is the slow fallback, for a machine where uv cannot run.
+INSTALLER ?= uv
+UV_PIN := 0.13.9
+TOOLS  := .tools
+UV     ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/uv/bin/uv)
+# A folder of wheels (`make wheelhouse`) makes the install work with no network at all.
+WHEELS := wheels
 
-$(STAMP): pyproject.toml
+.PHONY: lab test venv env env-down env-status env-reset check labs validate lint bench outputs \
+	clean lock upgrade wheelhouse bench-install
+
+$(TOOLS)/uv/bin/uv:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS)/uv "uv==$(UV_PIN)"
+
+$(STAMP): pyproject.toml uv.lock requirements.txt | $(if $(filter uv,$(INSTALLER)),$(UV))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
+ifeq ($(INSTALLER),pip)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+else ifneq ($(wildcard $(WHEELS)/*.whl),)
+	@echo "Installing from $(WHEELS)/ (no network needed)"
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --offline --no-index --find-links $(WHEELS) requirements.txt
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --offline --no-index --find-links $(WHEELS) --no-deps -e .
+else
+	$(UV) sync --quiet --locked --extra test --python $(PYTHON)
+endif
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,7 +51,7 @@ lab: $(STAMP) env
 ## test: everything: lint, unit and integration tests, graders on labs and solutions, nbval
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest tests solutions --nbval --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+	UV=$(UV) $(PY) -m pytest tests solutions --nbval --nbval-current-env --nbval-sanitize-with $(SANITIZE)
 
 env: $(STAMP)
 	$(PY) -m environment up
@@ -64,6 +88,30 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+## lock: pin every dependency (uv.lock, with hashes) and export requirements.txt for pip and Binder
+lock: | $(UV)
+	$(UV) lock
+	$(UV) export --quiet --locked --extra test --no-emit-project -o requirements.txt
+
+## upgrade: move the lock to the newest versions pyproject.toml allows; the test suite is the gate
+upgrade: | $(UV)
+	$(UV) lock --upgrade
+	$(UV) export --quiet --locked --extra test --no-emit-project -o requirements.txt
+	$(MAKE) test
+
+## wheelhouse: download every locked wheel into wheels/, for rooms without a network
+wheelhouse: | $(UV)
+	mkdir -p $(WHEELS)
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --prefer-binary \
+		-r requirements.txt -d $(WHEELS)
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --prefer-binary \
+		"setuptools>=68" -d $(WHEELS)
+	@echo "$(WHEELS)/ holds $$(ls $(WHEELS) | wc -l) files for this platform and Python."
+
+## bench-install: time the install and `make lab` from a fresh clone with an empty cache (needs the network)
+bench-install: $(STAMP)
+	$(PY) -m bench.install
+
 clean:
 	-$(PY) -m environment down
-	rm -rf $(VENV) .lab .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .lab .pytest_cache .ruff_cache
