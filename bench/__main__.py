@@ -1,4 +1,5 @@
-"""`make bench`: how fast the environment starts, how long checks take, what the gate costs.
+"""`make bench`: how fast the environment starts, how long checks take, what the gate costs,
+and how long grading a class takes.
 
 Runs against emulators of its own on free ports, so it never disturbs an
 environment someone has open. Results are medians (and p95) of repeated runs.
@@ -15,7 +16,7 @@ from rich.table import Table
 from environment import emulator
 from environment.settings import load_settings
 
-from . import checks_bench, gate, startup
+from . import checks_bench, gate, grading, startup
 
 
 def main() -> None:
@@ -33,6 +34,8 @@ def main() -> None:
         emulator.stop(settings)
     console.print("[dim]IAM gate against plain moto ...[/dim]")
     rows += gate.run()
+    console.print("[dim]grading a class of 30 ...[/dim]")
+    rows += grading.run()
     table = Table(title=f"saas-lab-kit benchmarks ({os.cpu_count()} cores)", title_justify="left")
     table.add_column("measure")
     table.add_column("result", justify="right")

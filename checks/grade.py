@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .framework import REGISTRY
 from .results import RESULTS_ENV, read
 
 CELL_TIMEOUT_S = 180
+NOTEBOOK_TIMEOUT_S = 900
 
 
 @dataclass
@@ -76,23 +78,39 @@ def expand(paths: list[Path]) -> list[Path]:
     return found
 
 
-def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S) -> NotebookResult:
+def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S,
+          notebook_timeout: int = NOTEBOOK_TIMEOUT_S,
+          env: dict[str, str] | None = None) -> NotebookResult:
+    """Run one notebook in a fresh kernel (with ``env`` added to its environment) and grade it.
+
+    Each cell gets ``cell_timeout`` seconds and the whole notebook ``notebook_timeout``, so a
+    submission of many slow cells cannot hold a grading run forever either.
+    """
     try:
         notebook = nbformat.read(path, as_version=4)
     except (OSError, ValueError) as error:
         return NotebookResult(path, None, problem=f"cannot read the notebook: {error}")
     lab = lab_number(path, notebook)
     result = NotebookResult(path, lab)
+    deadline = time.monotonic() + notebook_timeout
+
+    def time_left(cell: nbformat.NotebookNode) -> int:
+        return max(1, min(cell_timeout, round(deadline - time.monotonic())))
+
     with tempfile.TemporaryDirectory(prefix="lab-grade-") as scratch:
         record = Path(scratch) / "results.jsonl"
-        client = NotebookClient(notebook, timeout=cell_timeout, allow_errors=True,
-                                kernel_name="python3",
+        client = NotebookClient(notebook, timeout=cell_timeout, timeout_func=time_left,
+                                allow_errors=True, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent.resolve())}})
         try:
-            client.execute(env={**os.environ, RESULTS_ENV: str(record)})
+            client.execute(env={**os.environ, **(env or {}), RESULTS_ENV: str(record)})
         except CellTimeoutError:
-            result.problem = (f"a cell ran longer than {cell_timeout} s and was stopped "
-                              "(an endless loop, or a call waiting forever?)")
+            if time.monotonic() >= deadline:
+                result.problem = (f"the notebook ran longer than {notebook_timeout} s in all "
+                                  "and was stopped")
+            else:
+                result.problem = (f"a cell ran longer than {cell_timeout} s and was stopped "
+                                  "(an endless loop, or a call waiting forever?)")
         except DeadKernelError:
             result.problem = "the notebook's kernel died (out of memory, or os._exit?)"
         outcomes = {o["exercise"]: o for o in read(record)}

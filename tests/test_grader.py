@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +54,48 @@ def test_a_hanging_cell_ends_the_notebook_with_a_message(tmp_path):
 def test_nothing_to_grade_is_a_usage_error(tmp_path):
     result = grade(str(tmp_path / "missing.ipynb"))
     assert result.returncode == 2 and "Nothing to grade" in result.stdout
+
+
+def _submission(folder: Path, name: str, *sources: str) -> Path:
+    notebook = nbformat.v4.new_notebook(metadata={"lab": {"number": 1}})
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    path = folder / name
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_a_class_is_graded_in_parallel_and_broken_submissions_never_stop_the_run(tmp_path):
+    """Each submission has its own account: one that stops its emulator or deletes every table
+    changes nobody else's grade, and the CSV has a row per submission, a column per exercise."""
+    shutil.copy(ROOT / "solutions" / "01-tenant-context.ipynb", tmp_path / "05-good.ipynb")
+    connect = "from environment.lab import connect\nlab = connect(fresh=True, quiet=True)"
+    _submission(tmp_path, "01-stops-the-emulator.ipynb", connect,
+                "from environment import emulator\nemulator.stop(lab.settings)")
+    _submission(tmp_path, "02-deletes-every-table.ipynb", connect,
+                "ddb = lab.client('dynamodb')\n"
+                "for name in ddb.list_tables()['TableNames']:\n"
+                "    ddb.delete_table(TableName=name)")
+    (tmp_path / "03-not-json.ipynb").write_text("{ this is not a notebook", encoding="utf-8")
+    result = grade(str(tmp_path), "--jobs", "2", "--csv", str(tmp_path / "grades.csv"),
+                   "--json", str(tmp_path / "g.json"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Summary: submissions that passed each exercise" in result.stdout
+    graded = {Path(n["path"]).name: n for n in
+              json.loads((tmp_path / "g.json").read_text())["notebooks"]}
+    assert graded["05-good.ipynb"]["ok"], graded["05-good.ipynb"]
+    assert "cannot read the notebook" in graded["03-not-json.ipynb"]["problem"]
+    for name in ("01-stops-the-emulator.ipynb", "02-deletes-every-table.ipynb"):
+        assert not graded[name]["cell_errors"], graded[name]
+        assert {e["status"] for e in graded[name]["exercises"]} == {"not run"}
+    rows = list(csv.DictReader((tmp_path / "grades.csv").open(encoding="utf-8")))
+    assert [Path(r["notebook"]).name for r in rows] == sorted(graded)
+    good = next(r for r in rows if r["notebook"].endswith("05-good.ipynb"))
+    assert good["passed"] == good["total"] == "6"
+    assert [good[e] for e in ("1.1", "1.2", "1.3", "1.4", "1.5", "1.6")] == ["passed"] * 6
+
+
+def test_a_notebook_of_many_slow_cells_ends_at_its_total_time_limit(tmp_path):
+    _submission(tmp_path, "01-slow.ipynb", *["import time\ntime.sleep(2)"] * 4)
+    result = grade(str(tmp_path), "--json", "--timeout", "60", "--notebook-timeout", "3")
+    graded = json.loads(result.stdout)["notebooks"][0]
+    assert "ran longer than 3 s in all" in graded["problem"]

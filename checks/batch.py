@@ -1,0 +1,84 @@
+"""Grading a class: many notebooks at once, each against an emulator no other one touches.
+
+A submission's first cell resets its account (``connect(fresh=True)``), and a broken one may
+delete tables or stop the emulator. Sharing one emulator would let one student's notebook change
+another's grade, and would reset the lab a person has open on 4566. So each worker slot owns an
+emulator of its own (a free port and a state folder) and grades its notebooks one after another
+on it; before each notebook the slot's account is reset to the provisioned state, and an
+emulator a submission stopped is started again.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from environment import emulator, provision
+from environment.errors import LabError
+from environment.settings import Settings, load_settings
+
+from .grade import CELL_TIMEOUT_S, NOTEBOOK_TIMEOUT_S, NotebookResult, grade
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One worker's private emulator: the variables its kernels get, and its settings."""
+
+    env: dict[str, str]
+    settings: Settings
+
+    @classmethod
+    def new(cls, state_root: Path, number: int) -> Slot:
+        env = {"LAB_PORT": str(emulator.free_port()),
+               "LAB_STATE_DIR": str(state_root / f"slot-{number}")}
+        return cls(env, load_settings(env))
+
+    def prepare(self) -> None:
+        """Running, and reset to the provisioned account, whatever the last notebook did."""
+        emulator.ensure_running(self.settings)
+        provision.reset(self.settings)
+
+
+@contextmanager
+def slots(jobs: int) -> Iterator[queue.Queue[Slot]]:
+    state_root = Path(tempfile.mkdtemp(prefix="lab-grade-slots-"))
+    free: queue.Queue[Slot] = queue.Queue()
+    made = [Slot.new(state_root, number) for number in range(jobs)]
+    for slot in made:
+        free.put(slot)
+    try:
+        yield free
+    finally:
+        for slot in made:
+            emulator.stop(slot.settings)
+        shutil.rmtree(state_root, ignore_errors=True)
+
+
+def grade_many(paths: list[Path], jobs: int = 1, cell_timeout: int = CELL_TIMEOUT_S,
+               notebook_timeout: int = NOTEBOOK_TIMEOUT_S,
+               done: Callable[[NotebookResult], None] | None = None) -> list[NotebookResult]:
+    """Grade notebooks ``jobs`` at a time; results come back in the order of ``paths``."""
+    with slots(max(1, min(jobs, len(paths)))) as free:
+
+        def one(path: Path) -> NotebookResult:
+            slot = free.get()
+            try:
+                try:
+                    slot.prepare()
+                except LabError as error:
+                    return NotebookResult(path, None, problem=f"no emulator to grade on: {error}")
+                result = grade(path, cell_timeout, notebook_timeout, env=slot.env)
+            finally:
+                free.put(slot)
+            if done is not None:
+                done(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=free.qsize(), thread_name_prefix="grade") as pool:
+            return list(pool.map(one, paths))
