@@ -21,7 +21,7 @@ UV     ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/uv/bin/uv)
 WHEELS := wheels
 
 .PHONY: lab test venv env env-down env-status env-reset check labs validate lint bench outputs \
-	clean lock upgrade wheelhouse bench-install
+	clean lock upgrade wheelhouse bench-install progress
 
 $(TOOLS)/uv/bin/uv:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS)/uv "uv==$(UV_PIN)"
@@ -68,6 +68,10 @@ env-reset: $(STAMP)
 ## check: grade your notebooks headless (LAB=1 for one lab, or NOTEBOOKS="a.ipynb folder/")
 check: $(STAMP)
 	$(PY) -m checks $(or $(NOTEBOOKS),$(if $(LAB),$(wildcard labs/0$(LAB)-*.ipynb),labs))
+
+## progress: which exercises of which labs pass, from the checks you ran in the notebooks
+progress: $(STAMP)
+	@$(PY) -c 'from checks import progress; print(repr(progress()))'
 
 ## labs: regenerate labs/ from solutions/ (never edit labs/ by hand)
 labs: $(STAMP)

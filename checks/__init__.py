@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 from . import lab01, lab02  # noqa: F401  (registers the exercises)
 from .framework import DEFAULT_TIMEOUT_S, REGISTRY, Outcome, hints, run
-from .results import record, render
+from .results import record, show
+from .tracking import progress, remember
 
-__all__ = ["check", "hint", "run", "REGISTRY", "Outcome"]
+__all__ = ["check", "hint", "progress", "run", "REGISTRY", "Outcome"]
 
 
 def check(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT_S) -> None:
@@ -18,7 +19,8 @@ def check(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEO
     install_notebook_errors()
     outcome = run(exercise_id, *functions, timeout=timeout)
     record(outcome)
-    print(render(outcome))
+    remember(outcome)
+    show(outcome)
 
 
 def hint(exercise_id: str) -> None:

@@ -51,11 +51,17 @@ class Outcome:
     message: str
     failed_case: str | None = None
     skipped: list[str] = field(default_factory=list)
+    # The report as labelled parts (sent, expected, got, hint, ...), for renderers other than text.
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    state: str = ""  # "passed" | "failed" | "not started" | "not checked"
+
+    def __post_init__(self) -> None:
+        self.state = self.state or ("passed" if self.passed else "failed")
 
     def as_dict(self) -> dict[str, Any]:
         return {"exercise": self.exercise, "title": self.title, "passed": self.passed,
-                "cases": self.cases, "failed_case": self.failed_case, "message": self.message,
-                "skipped": self.skipped}
+                "state": self.state, "cases": self.cases, "failed_case": self.failed_case,
+                "message": self.message, "skipped": self.skipped}
 
 
 REGISTRY: dict[str, Exercise] = {}
@@ -212,24 +218,25 @@ def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT
     try:
         found.run(*functions, trial)
     except NotStarted as stub:
+        fields = [("todo", "replace the `raise NotImplementedError` line with your code"),
+                  ("idea", found.hint)]
         return Outcome(found.id, found.title, False, trial.cases,
-                       f"Not started yet: {stub}.\n"
-                       "   Replace the `raise NotImplementedError` line with your code.\n"
-                       f"   idea:     {found.hint}",
-                       trial.current, trial.skipped)
+                       f"Not started yet: {stub}.\n" + _text(fields),
+                       trial.current, trial.skipped, fields, "not started")
     except CaseFailed as failed:
         key = (found.id, failed.case)
         FAILURES[key] = FAILURES.get(key, 0) + 1
         LAST_FAILURE[found.id] = failed
+        fields = _fields(failed, found, repeated=FAILURES[key] > 1)
         return Outcome(found.id, found.title, False, trial.cases,
-                       _report(failed, found, repeated=FAILURES[key] > 1),
-                       failed.case, trial.skipped)
+                       f"Case failed: {failed.case}\n" + _text(fields),
+                       failed.case, trial.skipped, fields)
     except Exception as error:  # our own bug or an environment problem: say so plainly
         return Outcome(found.id, found.title, False, trial.cases,
                        f"The check itself could not run ({type(error).__name__}: {error}). "
                        "Is the environment up (`make env-status`)? If it is, this is a bug "
                        "in the kit: please report it with this message.",
-                       trial.current, trial.skipped)
+                       trial.current, trial.skipped, state="not checked")
     for key in [key for key in FAILURES if key[0] == found.id]:
         del FAILURES[key]
     LAST_FAILURE.pop(found.id, None)
@@ -248,20 +255,21 @@ def _wrong_arguments(found: Exercise, functions: tuple[Callable, ...]) -> str:
     return ""
 
 
-def _report(failed: CaseFailed, found: Exercise, repeated: bool) -> str:
-    lines = [f"Case failed: {failed.case}"]
-    if failed.sent:
-        lines.append(f"   sent:     {failed.sent}")
-    lines.append(f"   expected: {failed.expected}")
-    lines.append(f"   got:      {failed.got}")
-    lines.append(f"   hint:     {failed.hint or found.hint}")
+def _fields(failed: CaseFailed, found: Exercise, repeated: bool) -> list[tuple[str, str]]:
+    fields = [("sent", failed.sent)] if failed.sent else []
+    fields += [("expected", failed.expected), ("got", failed.got),
+               ("hint", failed.hint or found.hint)]
     step = failed.code_hint or found.code_hint
     if step and repeated:
-        lines.append(f"   next:     {step}")
+        fields.append(("next", step))
     elif step:
-        lines.append(f"   more:     if this case fails again, the report shows a concrete next "
-                     f"step (or call hint({found.id!r}) now)")
-    return "\n".join(lines)
+        fields.append(("more", "if this case fails again, the report shows a concrete next "
+                               f"step (or call hint({found.id!r}) now)"))
+    return fields
+
+
+def _text(fields: list[tuple[str, str]]) -> str:
+    return "\n".join(f"   {label + ':':<9} {value}" for label, value in fields)
 
 
 def hints(exercise_id: str) -> str:

@@ -149,3 +149,44 @@ def test_an_unstarted_exercise_shows_the_idea_not_the_code():
         assert "idea:     flip the sign" in outcome.message and "return -n" not in outcome.message
     finally:
         REGISTRY.pop("0.3")
+
+
+def test_a_report_in_a_notebook_is_html_with_a_badge_and_no_emoji(toy_exercise):
+    from checks.results import Report
+
+    failed = Report(run(toy_exercise, lambda n: "<b>" if n == 5 else n * 2))
+    page = failed._repr_html_()
+    assert "FAILED" in page and "\N{CROSS MARK}" not in page
+    assert "&lt;b&gt;" in page and "<b>'" not in page  # learner values are escaped
+    assert ">expected<" in page and ">hint<" in page and "return n * 2" in page
+    assert repr(failed).startswith("\N{CROSS MARK} 0.1 double a number:")  # text stays as it was
+    passed = Report(run(toy_exercise, lambda n: n * 2 if isinstance(n, int) else n + 1))
+    assert "PASSED" in passed._repr_html_() and "all 3 cases passed" in passed._repr_html_()
+
+
+def test_an_unstarted_exercise_has_its_own_badge(toy_exercise):
+    from checks.results import Report
+
+    def double(n):
+        raise NotImplementedError("exercise 0.1 is not done yet")
+
+    outcome = run(toy_exercise, double)
+    assert outcome.state == "not started" and outcome.message.startswith("Not started yet")
+    assert "NOT STARTED" in Report(outcome)._repr_html_()
+
+
+def test_progress_remembers_each_exercise_latest_state_across_processes(tmp_path, monkeypatch):
+    from checks.tracking import progress, remember
+
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    before = progress()
+    assert before.passed == 0 and {state for *_, state in before.rows} == {"not checked yet"}
+    assert {e for e, *_ in before.rows} == set(REGISTRY)
+    first = sorted(REGISTRY)[0]
+    remember(run(first, lambda *a: (_ for _ in ()).throw(NotImplementedError("todo"))))
+    assert dict((e, s) for e, _, s in progress().rows)[first] == "not started"
+    remember(run("9.9"))  # an unknown exercise is not progress
+    assert "9.9" not in (tmp_path / "progress.json").read_text()
+    (tmp_path / "progress.json").write_text("{ broken")  # a damaged file starts afresh
+    assert progress().passed == 0
+    assert "exercises pass" in repr(progress()) and "<table" in progress()._repr_html_()
