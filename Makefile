@@ -8,7 +8,6 @@ STAMP  := $(VENV)/.installed-stamp
 LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root,)
-SANITIZE := solutions/sanitize.cfg
 
 # The installer: uv installs the locked versions in seconds. The uv on PATH is used when there
 # is one; otherwise the interpreter's own pip fetches a pinned uv into .tools/ (a few seconds).
@@ -51,7 +50,7 @@ lab: $(STAMP) env
 ## test: everything: lint, unit and integration tests, graders on labs and solutions, nbval
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	UV=$(UV) $(PY) -m pytest tests solutions --nbval --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+	UV=$(UV) $(PY) -m pytest tests solutions --nbval --nbval-current-env
 
 env: $(STAMP)
 	$(PY) -m environment up
@@ -79,7 +78,7 @@ labs: $(STAMP)
 
 ## validate: nbval over the solutions, comparing their stored outputs
 validate: $(STAMP)
-	$(PY) -m pytest solutions --nbval --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+	$(PY) -m pytest solutions --nbval --nbval-current-env
 
 ## outputs: re-execute the solutions in place (after editing them), then regenerate labs/
 outputs: $(STAMP)
