@@ -4,6 +4,10 @@ Solution code sits between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` lines.
 In the learner's copy that region becomes a stub that names its exercise (the
 id of the next ``check(...)`` call) and raises NotImplementedError, outputs and
 execution counts are cleared, and cells tagged ``solution-only`` are dropped.
+Demo cells (code cells after the first that neither hold a solution nor run a
+check) get the ``raises-exception`` tag: they call exercises that may not be
+done yet, and with the tag Run All goes past them to the end, each saying in
+one line which exercise it waits for (see ``environment.notebook``).
 ``--check`` reports whether ``labs/`` is stale, for the test suite.
 """
 
@@ -20,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 CHECK_CALL = re.compile(r"""check\(\s*["'](\d+\.\d+)["']""")
 SOLUTION_ONLY = "solution-only"
+MAY_RAISE = "raises-exception"
 
 
 def stub(indent: str, exercise: str | None) -> list[str]:
@@ -56,6 +61,7 @@ def make_lab(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     lab = nbformat.v4.new_notebook(metadata=solution.metadata)
     cells = [c for c in solution.cells
              if SOLUTION_ONLY not in c.get("metadata", {}).get("tags", [])]
+    first_code = next((c for c in cells if c.cell_type == "code"), None)
     for index, cell in enumerate(cells):
         if cell.cell_type != "code":
             lab.cells.append(nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata)
@@ -63,8 +69,12 @@ def make_lab(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
             continue
         exercise = next((m.group(1) for later in cells[index:] if later.cell_type == "code"
                          for m in [CHECK_CALL.search(later.source)] if m), None)
+        metadata = dict(cell.metadata)
+        if cell is not first_code and BEGIN not in cell.source and "check(" not in cell.source:
+            tags = list(metadata.get("tags", []))
+            metadata["tags"] = tags if MAY_RAISE in tags else [*tags, MAY_RAISE]
         lab.cells.append(nbformat.v4.new_code_cell(strip_solutions(cell.source, exercise),
-                                                   metadata=cell.metadata))
+                                                   metadata=metadata))
     for number, cell in enumerate(lab.cells):
         cell["id"] = f"cell-{number:03d}"  # nbformat's ids are random; labs/ must be reproducible
     return lab

@@ -8,7 +8,6 @@ kit's own errors print as two plain sentences instead of a traceback.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -140,16 +139,7 @@ def reset(quiet: bool = False) -> Lab:
 
 
 def install_notebook_errors() -> None:
-    """In IPython, show a LabError as its message only: it is advice, not a crash."""
-    try:
-        shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821
-    except NameError:
-        return
-    if shell is None or getattr(shell, "_lab_errors_installed", False):
-        return
+    """In IPython, show the kit's errors as advice, not tracebacks (see environment.notebook)."""
+    from .notebook import install
 
-    def show(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001
-        print(f"\N{WARNING SIGN} {value}", file=sys.stderr)
-
-    shell.set_custom_exc((LabError,), show)
-    shell._lab_errors_installed = True
+    install()
