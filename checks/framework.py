@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_TIMEOUT_S = 15.0
 OUR_CODE = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] /
@@ -42,6 +42,9 @@ class Exercise:
         return int(self.id.split(".")[0])
 
 
+State = Literal["passed", "failed", "not started", "not checked"]
+
+
 @dataclass
 class Outcome:
     exercise: str
@@ -53,10 +56,11 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)
     # The report as labelled parts (sent, expected, got, hint, ...), for renderers other than text.
     fields: list[tuple[str, str]] = field(default_factory=list)
-    state: str = ""  # "passed" | "failed" | "not started" | "not checked"
+    state: State | None = None  # derived from ``passed`` unless the run says more
 
     def __post_init__(self) -> None:
-        self.state = self.state or ("passed" if self.passed else "failed")
+        if self.state is None:
+            self.state = "passed" if self.passed else "failed"
 
     def as_dict(self) -> dict[str, Any]:
         return {"exercise": self.exercise, "title": self.title, "passed": self.passed,

@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import nbformat
 from nbclient import NotebookClient
@@ -32,7 +32,7 @@ NOTEBOOK_TIMEOUT_S = 900
 class ExerciseResult:
     exercise: str
     title: str
-    status: str  # "passed" | "failed" | "not run"
+    status: Literal["passed", "failed", "not run"]
     message: str = ""
 
 
