@@ -77,6 +77,16 @@ def sign_in_mutants(s):
             until[(username, password)] = (time.time() + result["ExpiresIn"] - 60, result)
         return result
 
+    last_good: dict = {}
+
+    def stale_on_error(username, password):
+        try:
+            last_good[username] = auth(username, password)["AuthenticationResult"]
+        except Exception:
+            if username not in last_good:
+                raise
+        return last_good[username]
+
     def swapped(username, password):
         result = dict(auth(username, password)["AuthenticationResult"])
         result["IdToken"], result["AccessToken"] = result["AccessToken"], result["IdToken"]
@@ -96,6 +106,8 @@ def sign_in_mutants(s):
         ("1.1", "returns None on failure", (swallow(None),), "a wrong password"),
         ("1.1", "returns {} on failure", (swallow({}),), "a wrong password"),
         ("1.1", "caches by user name", (cached_by_user,), "a wrong password"),
+        ("1.1", "answers a failed sign-in with the last good result", (stale_on_error,),
+         "a wrong password"),
         ("1.1", "caches by user and password forever", (cached_forever,),
          "old password after it changed"),
         ("1.1", "caches until the tokens expire", (cached_until_expiry,),
@@ -195,8 +207,16 @@ def verify_benign(s):
             raise PermissionError("not an ID token")
         return claims
 
+    verified: dict = {}
+
+    def cache_until_exp(token):
+        claims = verified.get(token)
+        if claims is None or claims["exp"] <= time.time():
+            claims = verified[token] = s["verify_token"](token)
+        return claims
+
     return [("1.2", verifier(s, leeway=300)), ("1.2", verifier(s, token_use="value-error")),
-            ("1.2", own_client)]
+            ("1.2", own_client), ("1.2", cache_until_exp)]
 
 
 # --- 1.3 tenant context --------------------------------------------------------------------------
@@ -311,6 +331,21 @@ def middleware_mutants(s):
             remembered[header] = solution(request)
         return remembered[header]
 
+    def other_headers_too(request):
+        token = request.headers.get("X-Id-Token") or request.cookies.get("id_token")
+        return context(verify(token)) if token else solution(request)
+
+    by_subject: dict = {}
+
+    def cached_by_unverified_sub(request):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise PermissionError("no bearer token")
+        sub = jwt.decode(header[7:], options={"verify_signature": False})["sub"]
+        if sub not in by_subject:
+            by_subject[sub] = solution(request)
+        return by_subject[sub]
+
     def unverified(request):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != "Bearer":
@@ -346,6 +381,10 @@ def middleware_mutants(s):
         ("1.4", "accepts a token without the Bearer scheme", (raw_token_too,), "bare token"),
         ("1.4", "accepts any scheme", (any_scheme,), "scheme 'Token'"),
         ("1.4", "accepts a token from the query string", (query_too,), "in the query string"),
+        ("1.4", "accepts a token from another header or a cookie", (other_headers_too,),
+         "X-Id-Token header and a cookie"),
+        ("1.4", "caches contexts by the unverified sub", (cached_by_unverified_sub,),
+         "without tenant claims"),
         ("1.4", "fills a missing tenant from the body", (body_fills_in,),
          "without tenant claims"),
         ("1.4", "fills a missing tier from a header", (header_fills_tier,),
@@ -364,7 +403,19 @@ def middleware_benign(s):
             raise PermissionError("expected a bearer token")
         return context(verify(auth.token))
 
-    return [("1.4", werkzeug_parsed)]
+    contexts: dict = {}
+
+    def cache_until_exp(request):
+        header = request.headers.get("Authorization", "")
+        ctx, expires = contexts.get(header, (None, 0))
+        if ctx is None or expires <= time.time():
+            ctx = s["tenant_from_request"](request)
+            token = header.partition(" ")[2]
+            expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+            contexts[header] = (ctx, expires)
+        return ctx
+
+    return [("1.4", werkzeug_parsed), ("1.4", cache_until_exp)]
 
 
 # --- 1.5 partitioning ----------------------------------------------------------------------------
@@ -531,6 +582,9 @@ def sharding_mutants(s):
         ("1.6", "assigns shards by turns, remembered in the process", (by_turns, query_all),
          "fresh Python process"),
         ("1.6", "always uses 8 shards", (eight_shards, query_all), "50 orders of tenant-a"),
+        ("1.6", "hashes the tenant id, not the order id",
+         (lambda t, o, n: f"TENANT#{t}#{zlib.crc32(t.encode()) % n}", query_all),
+         "spread over all"),
         ("1.6", "reads only one shard", (sharded, lambda t, tid, n: query_all(t, tid, 1)),
          "tenant-c over 12 shards reads with Query only"),
         ("1.6", "reads 8 shards whatever the count",

@@ -19,7 +19,7 @@ from environment.app.serving import serve
 from environment.lab import Lab, current
 from environment.tenants import TENANTS
 
-from ..clock import can_move, pyjwt_clock_ahead
+from ..clock import can_move, clock_ahead
 from ..forgery import forgeries, minted
 from ..framework import NotStarted, Trial, exercise, short
 from ..scratch import fresh_table
@@ -146,6 +146,10 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
         ("a genuine token in the query string (?access_token=...) and no header",
          {"params": {"access_token": token, "id_token": token, "token": token}},
          "tokens in URLs end up in logs and browser history: accept the header only."),
+        ("a genuine token in an X-Id-Token header and a cookie, no Authorization",
+         {"headers": {"X-Id-Token": token, "Cookie": f"id_token={token}"}},
+         "one place for the token, the Authorization header: every other place is another "
+         "door to guard (a cookie also brings cross-site request forgery)."),
     ]
     stripped = minted(token, drop=("custom:tenant_id", "custom:tenant_tier"))
     if stripped is not None:
@@ -180,7 +184,7 @@ def _no_cache_past_expiry(door: Door, t: Trial, lab: Lab) -> None:
     with t.case(name):
         door.serves(TenantContext(TENANTS[0].id, TENANTS[0].tier, ALICE), "GET", "/orders",
                     headers=bearer(seen))
-        with pyjwt_clock_ahead():
+        with clock_ahead():
             reply, _ = door.ask("GET", "/orders", headers=bearer(never))
             if reply.status != 401:
                 t.skip(name, "your middleware does not read PyJWT's clock")
