@@ -14,17 +14,21 @@ whichever client, resource or API (Scan, PartiQL) learner code used with it.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+
+import boto3
 
 from environment.errors import LabError
 from environment.lab import Lab
 from environment.provision import create_table
 
 CHECK_ROLE = "order-service"  # dynamodb:* on the kit's tables, nothing else
-READS_OF_EVERYTHING = frozenset({"Scan", "ExecuteStatement", "BatchExecuteStatement",
-                                 "ExecuteTransaction"})
+# What a reader of one tenant's partition may call. Everything else in DynamoDB's API (Scan,
+# PartiQL's ExecuteStatement and its batch and transaction forms, writes) is out of place.
+PARTITION_READS = frozenset({"Query", "DescribeTable"})
 
 
 @dataclass
@@ -88,10 +92,8 @@ def _check_session(lab: Lab) -> tuple[Any, str | None]:
     except (LabError, OSError, ValueError):
         return lab.settings.session(), None
     assumed = lab.client("sts").assume_role(RoleArn=lab.role_arn(CHECK_ROLE),
-                                            RoleSessionName="lab-check")
+                                            RoleSessionName=f"lab-check-{os.getpid()}")
     credentials = assumed["Credentials"]
-    import boto3
-
     session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
                             aws_secret_access_key=credentials["SecretAccessKey"],
                             aws_session_token=credentials["SessionToken"],
