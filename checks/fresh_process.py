@@ -124,7 +124,10 @@ def call_elsewhere(fn: Callable, calls: list[list[Any]], timeout: float) -> list
             return None
         if done.returncode != 0:
             return None
-        probe, results = json.loads(done.stdout.strip().splitlines()[-1])
-        if probe != here:
-            return results
+        try:
+            probe, results = json.loads(done.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return None  # the function printed something of its own last, or nothing
+        if probe != here and isinstance(results, list) and len(results) == len(calls):
+            return [str(r) for r in results]
     return None

@@ -63,8 +63,7 @@ class ScratchTable:
 
     def put_many(self, items: list[dict[str, Any]]) -> None:
         """Write items with the kit's own credentials (never counted as learner calls)."""
-        with self.lab.table(self.name.removeprefix(self.lab.settings.prefix)
-                            ).batch_writer() as batch:
+        with kit_table(self.lab, self.name).batch_writer() as batch:
             for item in items:
                 batch.put_item(Item=item)
 
@@ -78,32 +77,48 @@ def fresh_table(lab: Lab, short_name: str) -> ScratchTable:
         client.get_waiter("table_not_exists").wait(TableName=name,
                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     create_table(lab.settings, name)
-    session, principal = _check_session(lab)
-    return ScratchTable(lab, session.resource("dynamodb", endpoint_url=lab.settings.endpoint
-                                              ).Table(name), principal)
+    credentials, principal = _check_credentials(lab)
+    resource = _session(lab).resource("dynamodb", endpoint_url=lab.settings.endpoint,
+                                      **credentials)
+    return ScratchTable(lab, resource.Table(name), principal)
 
 
-def _check_session(lab: Lab) -> tuple[Any, str | None]:
-    """A boto3 session of the check's own role session, audited by the gate; else the lab's."""
+_SESSIONS: dict[Any, boto3.Session] = {}
+
+
+def _session(lab: Lab) -> boto3.Session:
+    """One boto3 session per settings: a new one loads the service models again (~100 ms)."""
+    if lab.settings not in _SESSIONS:
+        _SESSIONS[lab.settings] = lab.settings.session()
+    return _SESSIONS[lab.settings]
+
+
+def kit_table(lab: Lab, table_name: str) -> Any:
+    """A table with the kit's own (admin) credentials: what the check reads and plants with."""
+    return _session(lab).resource("dynamodb", endpoint_url=lab.settings.endpoint
+                                  ).Table(table_name)
+
+
+def _check_credentials(lab: Lab) -> tuple[dict[str, str], str | None]:
+    """Credentials of the check's own role session, audited by the gate; else the lab's own."""
     if not lab.settings.embedded:
-        return lab.settings.session(), None
+        return {}, None
     try:
         lab.audit_mark()
     except (LabError, OSError, ValueError):
-        return lab.settings.session(), None
+        return {}, None
     assumed = lab.client("sts").assume_role(RoleArn=lab.role_arn(CHECK_ROLE),
                                             RoleSessionName=f"lab-check-{os.getpid()}")
     credentials = assumed["Credentials"]
-    session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                            aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials["SessionToken"],
-                            region_name=lab.settings.region)
-    return session, assumed["AssumedRoleUser"]["Arn"]
+    return ({"aws_access_key_id": credentials["AccessKeyId"],
+             "aws_secret_access_key": credentials["SecretAccessKey"],
+             "aws_session_token": credentials["SessionToken"]},
+            assumed["AssumedRoleUser"]["Arn"])
 
 
 def raw_items(lab: Lab, table_name: str) -> list[dict[str, Any]]:
     """Every item of a table, read with the kit's own client (not the learner's)."""
-    client = lab.settings.resource("dynamodb").Table(table_name)
+    client = kit_table(lab, table_name)
     items: list[dict[str, Any]] = []
     scan: dict[str, Any] = {}
     while True:

@@ -31,7 +31,11 @@ def field_values(t: Trial, result: Any, field: str, what: str) -> Counter[str]:
                  hint="return the items themselves (a list), not the response that holds them.")
     if isinstance(result, str | bytes) or not hasattr(result, "__iter__"):
         t.expect(False, f"a list of {what} (dicts)", short(result))
-    items = list(result)
+    try:
+        items = list(result)
+    except Exception as error:  # noqa: BLE001 - a learner generator may raise anything
+        t.expect(False, f"a list of {what} (dicts)",
+                 f"something that raised {type(error).__name__} when read: {error}")
     found: Counter[str] = Counter()
     for item in items:
         if not isinstance(item, dict):

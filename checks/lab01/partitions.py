@@ -197,7 +197,7 @@ def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
 def _sharded(t: Trial, sharded_pk, tenant_id: str, order_id: str, shards: int) -> str:
     pk = t.call(sharded_pk, tenant_id, order_id, shards)
     prefix, _, suffix = str(pk).rpartition("#")
-    t.expect(isinstance(pk, str) and prefix == f"TENANT#{tenant_id}" and suffix.isdigit()
+    t.expect(isinstance(pk, str) and prefix == f"TENANT#{tenant_id}" and suffix.isdecimal()
              and 0 <= int(suffix) < shards,
              f"TENANT#{tenant_id}#<0..{shards - 1}>", pk, sent=order_id,
              hint="the shard is a number below the shard count you are given.")
