@@ -163,14 +163,12 @@ def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
         with t.case(f"sharded_pk for {count} orders of {tenant_id} over {shards} shards"):
             ids = [f"{tenant_id}-order-{n:03d}" for n in range(count)]
             written[tenant_id] = Counter(ids)
-            items = []
-            for order_id in ids:
-                pk = _sharded(t, sharded_pk, tenant_id, order_id, shards)
-                if tenant_id == "tenant-c":
-                    spread[pk] += 1
-                items.append(stored(tenant_id, order_id, pk=pk,
-                                    **({"note": filler} if filler else {})))
-            orders.put_many(items)
+            keys = _sharded(t, sharded_pk, tenant_id, ids, shards)
+            if tenant_id == "tenant-c":
+                spread.update(keys)
+            orders.put_many([stored(tenant_id, order_id, pk=pk,
+                                    **({"note": filler} if filler else {}))
+                             for order_id, pk in zip(ids, keys, strict=True)])
     _same_in_another_process(t, sharded_pk)
     with t.case(f"160 orders of tenant-c spread over all {population[0][2]} shards"):
         shards = population[0][2]
@@ -194,17 +192,23 @@ def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
                      "follow each shard's pages.")
 
 
-def _sharded(t: Trial, sharded_pk, tenant_id: str, order_id: str, shards: int) -> str:
-    pk = t.call(sharded_pk, tenant_id, order_id, shards)
-    prefix, _, suffix = str(pk).rpartition("#")
-    t.expect(isinstance(pk, str) and prefix == f"TENANT#{tenant_id}" and suffix.isdecimal()
-             and 0 <= int(suffix) < shards,
-             f"TENANT#{tenant_id}#<0..{shards - 1}>", pk, sent=order_id,
-             hint="the shard is a number below the shard count you are given.")
-    t.expect(t.call(sharded_pk, tenant_id, order_id, shards) == pk,
-             "the same key every time for the same order", "a different key", sent=order_id,
-             hint="pick the shard from a hash of the order id, not at random or by turns.")
-    return pk
+def _sharded(t: Trial, sharded_pk, tenant_id: str, ids: list[str], shards: int
+             ) -> list[str]:
+    """The learner's key for every order, asked twice (one worker thread per pass, not per key)."""
+    def every_key() -> list:
+        return [sharded_pk(tenant_id, order_id, shards) for order_id in ids]
+
+    first, again = t.call(every_key), t.call(every_key)
+    for order_id, pk, repeated in zip(ids, first, again, strict=True):
+        prefix, _, suffix = str(pk).rpartition("#")
+        t.expect(isinstance(pk, str) and prefix == f"TENANT#{tenant_id}" and suffix.isdecimal()
+                 and 0 <= int(suffix) < shards,
+                 f"TENANT#{tenant_id}#<0..{shards - 1}>", pk, sent=order_id,
+                 hint="the shard is a number below the shard count you are given.")
+        t.expect(repeated == pk, "the same key every time for the same order",
+                 f"{pk!r}, then {repeated!r}", sent=order_id,
+                 hint="pick the shard from a hash of the order id, not at random or by turns.")
+    return first
 
 
 def _same_in_another_process(t: Trial, sharded_pk) -> None:
