@@ -47,7 +47,10 @@ def listed_by(t: Trial, fn, args: tuple, table: ScratchTable, reader: str, shard
                            "LastEvaluatedKey until it is absent.")
         if failed is not None:
             raise failed
-        if table.observed:
+        if not table.observed:
+            t.skip(f"{reader} reads with Query only", "only the embedded emulator has an audit "
+                   "trail")
+        else:
             t.expect(used["Query"] >= shards,
                      f"at least {shards} Query call(s) with the table you were given",
                      f"the account saw {dict(used) or 'no calls'} with it",
