@@ -86,11 +86,30 @@ class Forgery:
     hint: str
 
 
+def minted(genuine_id_token: str, drop: tuple[str, ...] = (), **changes: Any) -> str | None:
+    """A token signed with the emulator's key: the genuine claims, some dropped or changed.
+
+    None when the key is not at hand (LocalStack, AWS). Timestamps stay relative to the
+    real clock: a check that needs "expired" uses a token expired days ago, so no verifier
+    with a reasonable leeway accepts it and no case depends on how long the check runs.
+    """
+    key = emulator_key()
+    if key is None:
+        return None
+    header, claims = segments(genuine_id_token)
+    payload = {k: v for k, v in {**claims, **changes}.items() if k not in drop}
+    return signed(payload, key, header.get("kid", "dummy"))
+
+
 def forgeries(genuine_id_token: str, genuine_access_token: str, other_tenant: str,
               use_emulator_key: bool) -> tuple[list[Forgery], list[str]]:
-    """Every token a verifier must refuse, built from a genuine one; also the names skipped."""
+    """Every token a verifier must refuse, built from a genuine one; also the names skipped.
+
+    The first seven do not depend on the emulator's key (lab 2 reuses them).
+    """
     header, claims = segments(genuine_id_token)
     now = int(time.time())
+    day = 24 * 3600
     found = [
         Forgery("a garbage string", "not-a-token",
                 "jwt.decode raises DecodeError for this; do not catch and return a default."),
@@ -100,20 +119,20 @@ def forgeries(genuine_id_token: str, genuine_access_token: str, other_tenant: st
         Forgery("a genuine token whose custom:tenant_id was edited to " + other_tenant,
                 unsigned(header, {**claims, "custom:tenant_id": other_tenant},
                          base64.urlsafe_b64decode(genuine_id_token.split(".")[2] + "==")),
-                "the signature covers the claims: verify it with the key from the JWKS "
-                "(jwt.PyJWKClient(jwks_url).get_signing_key_from_jwt(token))."),
+                "the signature covers the claims: verify it with the pool's public key, "
+                "found in its JWKS by the token's kid."),
         Forgery("a token with alg 'none' and no signature",
                 unsigned({"alg": "none", "typ": "JWT", "kid": header.get("kid", "dummy")},
                          {**claims, "custom:tenant_id": other_tenant}),
-                "pin the algorithm: jwt.decode(..., algorithms=['RS256']). Never trust the "
-                "token's own 'alg' header."),
+                "pin the algorithm you expect; never let the token's own 'alg' header "
+                "choose."),
         Forgery("a token signed by an attacker's own RSA key, with the same kid",
                 signed({**claims, "custom:tenant_id": other_tenant}, attacker_key(),
                        header.get("kid", "dummy")),
                 "the key must come from the pool's JWKS URL, never from the token."),
         Forgery("an access token instead of an ID token", genuine_access_token,
-                "access tokens carry no aud and no tenant claims: require audience=client_id "
-                "and token_use == 'id'."),
+                "access tokens carry no aud and no tenant claims: require your audience "
+                "and an ID token's token_use."),
     ]
     skipped: list[str] = []
     key = emulator_key() if use_emulator_key else None
@@ -121,30 +140,54 @@ def forgeries(genuine_id_token: str, genuine_access_token: str, other_tenant: st
         found.insert(5, Forgery(
             "an HS256 token keyed with the pool's public key (algorithm confusion)",
             hs256_with_public_key({**claims, "custom:tenant_id": other_tenant}, public_pem(key)),
-            "accept RS256 only: algorithms=['RS256']."))
+            "accept the one algorithm the pool signs with, and no other."))
+        issuer, client = claims["iss"], claims["aud"]
+        pool = issuer.rsplit("/", 1)[-1]
         found += [
-            Forgery("a genuinely signed token that expired two minutes ago",
-                    signed({**claims, "iat": now - 3720, "auth_time": now - 3720,
-                            "exp": now - 120}, key),
-                    "jwt.decode checks exp when it is present; do not pass "
-                    "options={'verify_exp': False}."),
+            Forgery("a genuinely signed token that expired two days ago",
+                    signed({**claims, "iat": now - 2 * day - 3600, "auth_time": now - 2 * day
+                            - 3600, "exp": now - 2 * day}, key),
+                    "PyJWT checks exp when it is present; never switch that check off."),
             Forgery("a genuinely signed token with no exp claim at all",
                     signed({k: v for k, v in claims.items() if k != "exp"}, key),
-                    "PyJWT only checks exp if it is there: options={'require': ['exp', 'iat', "
-                    "'token_use']}."),
+                    "PyJWT only checks a claim that is there: make exp (and iat) required."),
             Forgery("a genuinely signed token for another app client (wrong aud)",
                     signed({**claims, "aud": "some-other-app-client"}, key),
-                    "pass audience=<the app client id> to jwt.decode."),
+                    "tell jwt.decode which audience you expect: your app client's id."),
             Forgery("a genuinely signed token from another user pool (wrong iss)",
-                    signed({**claims, "iss": claims["iss"].rsplit("/", 1)[0]
+                    signed({**claims, "iss": issuer.rsplit("/", 1)[0]
                             + "/us-east-1_AnotherPool"}, key),
-                    "on the emulator every pool shares one key, so only issuer=<your pool's "
-                    "issuer> stops a token minted by another pool."),
+                    "on the emulator every pool shares one key, so only the issuer check "
+                    "stops a token minted by another pool."),
             Forgery("a genuinely signed token with token_use 'access' and a valid aud",
                     signed({**claims, "token_use": "access"}, key),
-                    "check claims['token_use'] == 'id' and raise jwt.InvalidTokenError if not."),
+                    "only an ID token carries the tenant: refuse any other token_use."),
+            Forgery("a genuinely signed token with no token_use claim",
+                    signed({k: v for k, v in claims.items() if k != "token_use"}, key),
+                    "a missing token_use is not 'id': require the claim, no default."),
+            Forgery("a genuinely signed token whose iss is the pool's issuer plus '-evil'",
+                    signed({**claims, "iss": issuer + "-evil"}, key),
+                    "compare the issuer for equality; a prefix, suffix or 'in' test lets "
+                    "look-alike issuers through."),
+            Forgery("a genuinely signed token from a foreign host with the pool id in its path",
+                    signed({**claims, "iss": f"https://evil.example.com/{pool}"}, key),
+                    "compare the whole issuer URL for equality, not the pool id inside it."),
+            Forgery("a genuinely signed token whose aud is the client id cut short",
+                    signed({**claims, "aud": client[: len(client) // 2]}, key),
+                    "compare the audience for equality; 'aud in client_id' accepts any "
+                    "piece of it."),
+            Forgery("a genuinely signed token whose aud is the client id plus a suffix",
+                    signed({**claims, "aud": client + "-evil"}, key),
+                    "compare the audience for equality, not with startswith."),
+            Forgery("a genuinely signed token that is not valid before tomorrow (nbf)",
+                    signed({**claims, "nbf": now + day}, key),
+                    "PyJWT refuses a token before its nbf unless that check is switched off."),
+            Forgery("a genuinely signed token issued tomorrow (iat in the future)",
+                    signed({**claims, "iat": now + day, "exp": now + 2 * day}, key),
+                    "a token from the future was not issued by your pool's clock: keep PyJWT's "
+                    "iat check on."),
         ]
     else:
-        skipped = ["HS256 confusion, expired, no exp, wrong aud, wrong iss and token_use "
-                   "forgeries"]
+        skipped = ["HS256 confusion, expired, no exp, wrong aud, wrong iss, token_use, "
+                   "look-alike issuer and audience, nbf and iat forgeries"]
     return found, skipped

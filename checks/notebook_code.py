@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ def namespace(relative: str, skip_checks: bool = True) -> dict[str, Any]:
         for cell in notebook.cells:
             if cell.cell_type != "code" or (skip_checks and "check(" in cell.source):
                 continue
+            filename = f"{relative}:{cell.get('id')}"
+            # Known to linecache, so inspect.getsource works on the functions (as in Jupyter).
+            linecache.cache[filename] = (len(cell.source), None,
+                                         cell.source.splitlines(keepends=True), filename)
             try:
-                exec(compile(cell.source, f"{relative}:{cell.get('id')}", "exec"), names)
+                exec(compile(cell.source, filename, "exec"), names)
             except NotImplementedError:
                 pass  # a learner's stub, called by a demo cell
             except NameError:
