@@ -145,8 +145,8 @@ def server(chromium: str, request: pytest.FixtureRequest,
     A copy, because running cells marks notebooks dirty and JupyterLab autosaves. Its
     config, settings and workspaces live in the scratch folder too, so neither the
     person's own JupyterLab state nor a news or update prompt shows up in the screenshots.
-    Kernels inherit this process's environment, so they use the test emulator, which
-    starts (the ``lab`` fixture) while JupyterLab boots.
+    Kernels inherit this process's environment, so they use the test emulator. The
+    emulator (the ``lab`` fixture) and Chromium start while JupyterLab boots.
     """
     scratch = tmp_path_factory.mktemp("jupyterlab")
     root = scratch / "root"
@@ -179,6 +179,7 @@ def server(chromium: str, request: pytest.FixtureRequest,
     running = Server(f"http://127.0.0.1:{port}", token, root)
     try:
         request.getfixturevalue("lab")
+        request.getfixturevalue("browser")
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if process.poll() is not None:
@@ -195,7 +196,7 @@ def server(chromium: str, request: pytest.FixtureRequest,
             time.sleep(0.2)
         yield running
     finally:
-        running.pool.shutdown(wait=True, cancel_futures=True)
+        running.pool.shutdown(wait=False, cancel_futures=True)
         try:  # a clean shutdown also ends every kernel it started
             running.api("POST", "/api/shutdown")
             process.wait(timeout=20)
