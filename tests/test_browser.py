@@ -264,6 +264,7 @@ STATE_JS = f"""([path, last]) => {{
 @pytest.mark.parametrize("notebook", NOTEBOOKS,
                          ids=[p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])
 def test_a_learner_runs_the_first_check_in_jupyterlab(notebook: Path, server: Server, browser):
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
     relative = notebook.relative_to(ROOT).as_posix()
@@ -306,6 +307,9 @@ def test_a_learner_runs_the_first_check_in_jupyterlab(notebook: Path, server: Se
         assert not [cell for cell in state if cell["errors"]], f"a cell raised: {state}"
         output.screenshot(path=str(shot.with_name(shot.stem + "-report.png")))
     finally:
-        page.screenshot(path=str(shot))
+        try:  # also after a failure: the screenshot shows what went wrong
+            page.screenshot(path=str(shot))
+        except PlaywrightError as error:
+            print(f"no screenshot of {relative}: {error}")
         context.close()
         server.end(relative)
