@@ -168,7 +168,7 @@ def server(chromium: str, request: pytest.FixtureRequest,
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
-               "--LabApp.expose_app_in_browser=True", "--KernelManager.transport_encryption=auto"]
+               "--LabApp.expose_app_in_browser=True"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
