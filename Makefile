@@ -19,8 +19,8 @@ UV     ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/uv/bin/uv)
 # A folder of wheels (`make wheelhouse`) makes the install work with no network at all.
 WHEELS := wheels
 
-.PHONY: lab test venv env env-down env-status env-reset check labs validate lint bench outputs \
-	clean lock upgrade wheelhouse bench-install progress
+.PHONY: lab test test-browser venv env env-down env-status env-reset check labs validate lint \
+	bench outputs clean lock upgrade wheelhouse bench-install progress
 
 $(TOOLS)/uv/bin/uv:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS)/uv "uv==$(UV_PIN)"
@@ -47,10 +47,15 @@ venv: $(STAMP)
 lab: $(STAMP) env
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=labs $(ROOT_ARG) $(LAB_ARGS)
 
-## test: everything: lint, unit and integration tests, graders on labs and solutions, nbval
+## test: everything: lint, unit and integration tests, graders on labs and solutions, nbval, and
+## the browser smoke test when Chromium is installed (skipped, and listed as skipped, otherwise)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	UV=$(UV) $(PY) -m pytest tests solutions --nbval --nbval-current-env
+
+## test-browser: only the real-browser smoke test (JupyterLab in headless Chromium); fails without Chromium
+test-browser: $(STAMP)
+	LAB_REQUIRE_BROWSER=1 $(PY) -m pytest tests/test_browser.py
 
 env: $(STAMP)
 	$(PY) -m environment up
@@ -117,4 +122,4 @@ bench-install: $(STAMP)
 
 clean:
 	-$(PY) -m environment down
-	rm -rf $(VENV) $(TOOLS) .lab .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .lab .pytest_cache .ruff_cache tests/_artifacts

@@ -18,14 +18,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import nbformat
+import zmq
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from traitlets.config import Config
 
 from .framework import REGISTRY
 from .results import RESULTS_ENV, read
 
 CELL_TIMEOUT_S = 180
 NOTEBOOK_TIMEOUT_S = 900
+
+# The kernel runs on loopback TCP. Without this, ipykernel warns on every start that the
+# connection is unencrypted; "auto" has the kernel manager hand the kernel CurveZMQ keys when
+# its kernelspec says it can use them (ipykernel 7 does), which both encrypts and quiets it.
+# A libzmq built without Curve keeps the old behaviour rather than failing.
+KERNEL_CONFIG = Config({"KernelManager": {
+    "transport_encryption": "auto" if zmq.has("curve") else "disabled"}})
 
 
 @dataclass
@@ -100,7 +109,7 @@ def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S,
     with tempfile.TemporaryDirectory(prefix="lab-grade-") as scratch:
         record = Path(scratch) / "results.jsonl"
         client = NotebookClient(notebook, timeout=cell_timeout, timeout_func=time_left,
-                                allow_errors=True, kernel_name="python3",
+                                allow_errors=True, kernel_name="python3", config=KERNEL_CONFIG,
                                 resources={"metadata": {"path": str(path.parent.resolve())}})
         try:
             client.execute(env={**os.environ, **(env or {}), RESULTS_ENV: str(record)})
