@@ -75,7 +75,7 @@ class Report:
                 f'overflow-wrap:anywhere;word-break:normal">{html.escape(value)}</td></tr>'
                 for name, value in outcome.fields)
             body = (f"<div>{html.escape(first)}</div>"
-                    f'<table style="border-collapse:collapse;margin-top:4px;'
+                    f'<table style="border-collapse:collapse;margin:4px 0 0 0;'
                     f'table-layout:auto;width:100%">{rows}</table>')
         else:
             body = (f'<div style="white-space:pre-wrap;overflow-wrap:anywhere">'

@@ -81,7 +81,8 @@ class Progress:
                 f'{colour};color:#fff;border-radius:3px;padding:0 5px;font-size:85%">{label}'
                 f'</span></td><td style="text-align:left">{html.escape(title)}</td></tr>')
         return (f"<div><b>Progress: {self.passed} of {len(self.rows)} exercises pass</b>"
-                f'<table style="border-collapse:collapse">{"".join(cells)}</table></div>')
+                f'<table style="border-collapse:collapse;margin-left:0;table-layout:auto">'
+                f'{"".join(cells)}</table></div>')
 
 
 def progress() -> Progress:
