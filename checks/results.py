@@ -43,8 +43,9 @@ class Report:
     """A check's outcome as a notebook shows it: a badge and a table in JupyterLab, text elsewhere.
 
     The badge is a coloured label, not an emoji, so it reads where no emoji font is installed;
-    the table wraps long tokens and hints at word boundaries where it can. Terminals, the grader
-    and nbval's text comparison see the same plain text as before.
+    the table wraps long tokens and hints at word boundaries where it can. The ``mathjax_ignore``
+    class keeps JupyterLab from typesetting ``${aws:PrincipalTag/TenantID}`` as LaTeX. Terminals,
+    the grader and nbval's text comparison see the same plain text as before.
     """
 
     def __init__(self, outcome: Outcome) -> None:
@@ -83,8 +84,8 @@ class Report:
         if outcome.skipped:
             body += (f'<div style="opacity:0.75">skipped: '
                      f'{html.escape("; ".join(outcome.skipped))}</div>')
-        return (f'<div class="lab-check" style="border-left:4px solid {colour};'
-                f'padding:4px 10px;margin:2px 0">{head}<div style="margin-top:4px">'
+        return (f'<div class="lab-check mathjax_ignore tex2jax_ignore" style="border-left:4px '
+                f'solid {colour};padding:4px 10px;margin:2px 0">{head}<div style="margin-top:4px">'
                 f"{body}</div></div>")
 
 

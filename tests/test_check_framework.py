@@ -190,3 +190,10 @@ def test_progress_remembers_each_exercise_latest_state_across_processes(tmp_path
     (tmp_path / "progress.json").write_text("{ broken")  # a damaged file starts afresh
     assert progress().passed == 0
     assert "exercises pass" in repr(progress()) and "<table" in progress()._repr_html_()
+
+
+def test_a_report_is_never_typeset_as_latex_in_jupyterlab():
+    from checks.results import Report
+
+    outcome = run("9.9")  # any report will do; policy variables look like $...$ to MathJax
+    assert "mathjax_ignore" in Report(outcome)._repr_html_()
