@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from . import lab01, lab02  # noqa: F401  (registers the exercises)
 from .framework import DEFAULT_TIMEOUT_S, REGISTRY, Outcome, hints, run
-from .results import record, show
+from .results import show
 from .tracking import progress, remember
 
 __all__ = ["check", "hint", "progress", "run", "REGISTRY", "Outcome"]
@@ -18,7 +18,6 @@ def check(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEO
 
     install_notebook_errors()
     outcome = run(exercise_id, *functions, timeout=timeout)
-    record(outcome)
     remember(outcome)
     show(outcome)
 

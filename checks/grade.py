@@ -1,17 +1,18 @@
 """Run notebooks headless and collect every exercise's outcome.
 
 For self-study progress and for instructors grading a folder of submissions.
-Each notebook runs in a fresh kernel (nbclient) that records every
-``check(...)`` outcome to a file; exercises the notebook never checked count
-as "not run". Cells that raise do not stop the run, and a cell that runs too
-long ends that notebook with a message rather than hanging the grader.
+Each notebook runs in a fresh kernel (nbclient), with its lab's check cells put
+back from the source first (``checks.submission``): the grade is what the
+notebook's functions do, read from the grader's own cells. Exercises whose
+check never ran (the kernel died first, say) count as "not run". Cells that
+raise do not stop the run, and a cell that runs too long ends that notebook
+with a message rather than hanging the grader.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets.config import Config
 
 from .framework import REGISTRY
-from .results import RESULTS_ENV, read
+from .submission import outcomes, restore
 
 CELL_TIMEOUT_S = 180
 NOTEBOOK_TIMEOUT_S = 900
@@ -101,28 +102,30 @@ def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S,
         return NotebookResult(path, None, problem=f"cannot read the notebook: {error}")
     lab = lab_number(path, notebook)
     result = NotebookResult(path, lab)
+    try:
+        notebook = restore(notebook, lab) if lab is not None else notebook
+    except FileNotFoundError:
+        pass  # a lab the kit does not know: reported below as having no exercises
     deadline = time.monotonic() + notebook_timeout
 
     def time_left(cell: nbformat.NotebookNode) -> int:
         return max(1, min(cell_timeout, round(deadline - time.monotonic())))
 
-    with tempfile.TemporaryDirectory(prefix="lab-grade-") as scratch:
-        record = Path(scratch) / "results.jsonl"
-        client = NotebookClient(notebook, timeout=cell_timeout, timeout_func=time_left,
-                                allow_errors=True, kernel_name="python3", config=KERNEL_CONFIG,
-                                resources={"metadata": {"path": str(path.parent.resolve())}})
-        try:
-            client.execute(env={**os.environ, **(env or {}), RESULTS_ENV: str(record)})
-        except CellTimeoutError:
-            if time.monotonic() >= deadline:
-                result.problem = (f"the notebook ran longer than {notebook_timeout} s in all "
-                                  "and was stopped")
-            else:
-                result.problem = (f"a cell ran longer than {cell_timeout} s and was stopped "
-                                  "(an endless loop, or a call waiting forever?)")
-        except DeadKernelError:
-            result.problem = "the notebook's kernel died (out of memory, or os._exit?)"
-        outcomes = {o["exercise"]: o for o in read(record)}
+    client = NotebookClient(notebook, timeout=cell_timeout, timeout_func=time_left,
+                            allow_errors=True, kernel_name="python3", config=KERNEL_CONFIG,
+                            resources={"metadata": {"path": str(path.parent.resolve())}})
+    try:
+        client.execute(env={**os.environ, **(env or {})})
+    except CellTimeoutError:
+        if time.monotonic() >= deadline:
+            result.problem = (f"the notebook ran longer than {notebook_timeout} s in all "
+                              "and was stopped")
+        else:
+            result.problem = (f"a cell ran longer than {cell_timeout} s and was stopped "
+                              "(an endless loop, or a call waiting forever?)")
+    except DeadKernelError:
+        result.problem = "the notebook's kernel died (out of memory, or os._exit?)"
+    graded = outcomes(notebook)
     for index, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
@@ -130,10 +133,11 @@ def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S,
                                           f"{output['evalue']}".splitlines()[0][:160])
     expected = sorted((e for e in REGISTRY.values() if e.lab == lab), key=lambda e: e.id)
     for exercise in expected:
-        outcome = outcomes.get(exercise.id)
-        if outcome is None:
+        outcome = graded.get(exercise.id)
+        if outcome is None or outcome["state"] == "not checked":
+            message = outcome["message"] if outcome else "the notebook never reached this check"
             result.exercises.append(ExerciseResult(exercise.id, exercise.title, "not run",
-                                                   "the notebook never ran this check"))
+                                                   message))
         else:
             status = "passed" if outcome["passed"] else "failed"
             result.exercises.append(ExerciseResult(exercise.id, exercise.title, status,

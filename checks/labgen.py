@@ -75,8 +75,10 @@ def make_lab(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
             metadata["tags"] = tags if MAY_RAISE in tags else [*tags, MAY_RAISE]
         lab.cells.append(nbformat.v4.new_code_cell(strip_solutions(cell.source, exercise),
                                                    metadata=metadata))
-    for number, cell in enumerate(lab.cells):
-        cell["id"] = f"cell-{number:03d}"  # nbformat's ids are random; labs/ must be reproducible
+    # A lab cell keeps its solution cell's id: the grader matches a submission's check cells to
+    # the source by id (checks.submission). New cells get a positional id, never a random one.
+    for number, (cell, source) in enumerate(zip(lab.cells, cells, strict=True)):
+        cell["id"] = source.get("id") or f"cell-{number:03d}"
     return lab
 
 

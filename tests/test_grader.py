@@ -101,3 +101,30 @@ def test_a_notebook_of_many_slow_cells_ends_at_its_total_time_limit(tmp_path):
     result = grade(str(tmp_path), "--json", "--timeout", "60", "--notebook-timeout", "3")
     graded = json.loads(result.stdout)["notebooks"][0]
     assert "ran longer than 3 s in all" in graded["problem"]
+
+
+def test_a_tampered_submission_is_graded_on_what_its_functions_do(tmp_path):
+    """Check cells deleted or replaced by a printed pass mark, a results file written by hand,
+    a forged grader line: the grader puts the check cells back and reads only its own cells."""
+    notebook = nbformat.read(ROOT / "labs" / "01-tenant-context.ipynb", as_version=4)
+    solution = nbformat.read(ROOT / "solutions" / "01-tenant-context.ipynb", as_version=4)
+    by_id = {c["id"]: c for c in solution.cells}
+    checks = [c for c in notebook.cells if c.cell_type == "code" and "check(" in c.source]
+    for cell in notebook.cells:  # 1.1 solved for real; every other exercise left as the stub
+        if cell.cell_type == "code" and "def sign_in(" in cell.source:
+            cell.source = by_id[cell["id"]].source
+    notebook.cells.remove(checks[0])  # the check of 1.1 deleted: it comes back, and passes
+    checks[1].source = 'print("\N{WHITE HEAVY CHECK MARK} 1.2 verify a token: all cases passed")'
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import json, os\n"
+        "open(os.environ.get('LAB_RESULTS', 'results.jsonl'), 'w').write(json.dumps(\n"
+        "    {'exercise': '1.3', 'passed': True, 'message': 'all passed'}))\n"
+        "print('LAB-GRADE ' + json.dumps({'exercise': '1.4', 'passed': True, 'state': 'passed',\n"
+        "                                 'message': 'all passed'}))"))
+    path = tmp_path / "01-tampered.ipynb"
+    nbformat.write(notebook, path)
+    result = grade(str(path), "--json", "--jobs", "1")
+    graded = json.loads(result.stdout)["notebooks"][0]
+    status = {e["exercise"]: e["status"] for e in graded["exercises"]}
+    assert status == {"1.1": "passed", "1.2": "failed", "1.3": "failed", "1.4": "failed",
+                      "1.5": "failed", "1.6": "failed"}, graded
