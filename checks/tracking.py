@@ -85,9 +85,9 @@ class Progress:
                 f'{"".join(cells)}</table></div>')
 
 
-def progress() -> Progress:
-    """The state of every exercise of every lab, from the checks run so far."""
+def progress(lab: int | None = None) -> Progress:
+    """The state of every exercise of every lab (or of one lab), from the checks run so far."""
     states = _read(_path())
-    return Progress([(e.id, e.title, states.get(e.id, NEVER))
-                     for e in sorted(REGISTRY.values(), key=lambda e: tuple(
-                         int(part) for part in e.id.split(".")))])
+    exercises = sorted((e for e in REGISTRY.values() if lab is None or e.lab == lab),
+                       key=lambda e: tuple(int(part) for part in e.id.split(".")))
+    return Progress([(e.id, e.title, states.get(e.id, NEVER)) for e in exercises])

@@ -193,3 +193,10 @@ def test_a_report_is_never_typeset_as_latex_in_jupyterlab():
 
     outcome = run("9.9")  # any report will do; policy variables look like $...$ to MathJax
     assert "mathjax_ignore" in Report(outcome)._repr_html_()
+
+
+def test_progress_of_one_lab_lists_only_its_exercises(tmp_path, monkeypatch):
+    from checks.tracking import progress
+
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    assert {e.split(".")[0] for e, *_ in progress(2).rows} == {"2"}
