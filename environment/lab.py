@@ -12,11 +12,10 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 
-import requests
-
 from . import emulator, infrastructure, provision
 from .errors import LabError
 from .identity import Identity, TokenCache
+from .kit_api import kit_request
 from .settings import Settings, load_settings
 from .tenants import PASSWORD, TENANTS, Tenant, tenant
 
@@ -67,7 +66,7 @@ class Lab:
             raise LabError("The audit trail belongs to the embedded emulator's IAM gate.",
                            "on AWS, look at CloudTrail's AssumeRole and AccessDenied events.")
         params = {k: v for k, v in query.items() if v is not None}
-        response = requests.get(f"{self.settings.endpoint}/_lab/audit", params=params, timeout=10)
+        response = kit_request(self.settings, "GET", "/_lab/audit", params)
         response.raise_for_status()
         return response.json()
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
-from .calls import Call
+import xmltodict
+
+from .calls import Call, Unclassifiable
 from .policy import Request
 from .principals import ACCOUNT
 
@@ -22,6 +24,8 @@ KeyLookup = Callable[[str, str, str | None], str | None]  # (region, table, inde
 NAME = r"#?[\w.\-]+"
 EQUALITY = re.compile(rf"({NAME})\s*=\s*(:[\w]+)|(:[\w]+)\s*=\s*({NAME})")
 READ_ITEM_OPS = {"GetItem", "DeleteItem", "UpdateItem"}
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 
 
 def table_arn(region: str, table: str, index: str | None = None) -> str:
@@ -43,15 +47,15 @@ def authorizations(call: Call, hash_key: KeyLookup) -> list[Request]:
         return []
     if call.service == "dynamodb":
         return _dynamodb(call, hash_key)
+    if call.service == "s3":
+        return _s3(call)
+    if call.service == "events" and call.operation == "PutEvents":
+        return [Request(call.action, bus, _service_context(call)) for bus in _event_buses(call)]
     return [Request(call.action, _resource(call), _service_context(call))]
 
 
 def _resource(call: Call) -> str:
     p, region = call.params, call.region
-    if call.service == "s3":
-        if call.bucket is None:
-            return "*"
-        return f"arn:aws:s3:::{call.bucket}" + (f"/{call.key}" if call.key else "")
     if call.service == "sqs":
         if p.get("QueueUrl"):
             name = urlparse(p["QueueUrl"]).path.rstrip("/").rsplit("/", 1)[-1]
@@ -63,15 +67,12 @@ def _resource(call: Call) -> str:
             return p.get("TopicArn") or p["TargetArn"]
         if call.operation == "CreateTopic" and p.get("Name"):
             return f"arn:aws:sns:{region}:{ACCOUNT}:{p['Name']}"
-    if call.service == "events":
-        if call.operation == "PutEvents":
-            buses = {e.get("EventBusName") or "default" for e in p.get("Entries", [])} or {
-                "default"}
-            bus = sorted(buses)[0]
-            return bus if bus.startswith("arn:") else \
-                f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{bus}"
-        if p.get("Name"):
-            return f"arn:aws:events:{region}:{ACCOUNT}:rule/{p['Name']}"
+    if call.service == "events" and p.get("Name"):
+        return f"arn:aws:events:{region}:{ACCOUNT}:rule/{p['Name']}"
+    if call.service == "cognito-idp" and p.get("UserPoolId"):
+        return f"arn:aws:cognito-idp:{region}:{ACCOUNT}:userpool/{p['UserPoolId']}"
+    if call.service == "logs" and p.get("logGroupName"):
+        return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{p['logGroupName']}"
     if call.service == "sts" and p.get("RoleArn"):
         return p["RoleArn"]
     if call.service == "iam":
@@ -85,12 +86,68 @@ def _resource(call: Call) -> str:
 
 
 def _service_context(call: Call) -> dict[str, Any]:
-    context: dict[str, Any] = {"aws:RequestedRegion": call.region}
-    if call.service == "s3" and call.operation == "ListBucket":
+    return {"aws:RequestedRegion": call.region}
+
+
+def _event_buses(call: Call) -> list[str]:
+    """PutEvents writes to the bus of each entry: every bus is a resource of the call."""
+    names = {e.get("EventBusName") or "default" for e in call.params.get("Entries") or []}
+    return [bus if bus.startswith("arn:") else
+            f"arn:aws:events:{call.region}:{ACCOUNT}:event-bus/{bus}"
+            for bus in sorted(names or {"default"})]
+
+
+# --- S3 ----------------------------------------------------------------------------------------
+
+
+def object_arn(bucket: str, key: str | None = None) -> str:
+    return f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
+
+
+def _s3(call: Call) -> list[Request]:
+    """Every bucket and object the request touches: copy sources, form keys, deleted keys."""
+    context = _service_context(call)
+    if call.bucket is None:
+        return [Request(call.action, "*", context)]
+    if call.operation == "ListBucket":
         for name in ("prefix", "delimiter", "max-keys"):
             if name in call.params:
                 context[f"s3:{name}"] = call.params[name]
-    return context
+    if call.method == "POST" and call.key is None and call.operation == "DeleteObject":
+        return [Request(action, object_arn(call.bucket, key), context)
+                for key, action in _deleted_keys(call.body)]
+    key = call.key
+    if call.method == "POST" and key is None and call.operation == "PutObject":
+        key = call.params.get("key")  # a browser form upload names its object in a form field
+        if not key:
+            raise Unclassifiable("a form upload without a key field")
+    questions = [Request(call.action, object_arn(call.bucket, key), context)]
+    source = call.headers.get("x-amz-copy-source")
+    if source and call.method == "PUT":
+        questions += _copy_source(source, context)
+    return questions
+
+
+def _copy_source(header: str, context: dict[str, Any]) -> list[Request]:
+    """Reading the source of CopyObject/UploadPartCopy, parsed the way moto parses it."""
+    parsed = urlparse(header)
+    bucket, _, key = unquote(parsed.path).lstrip("/").partition("/")
+    if not bucket or not key:
+        raise Unclassifiable(f"the copy source {header!r} names no object")
+    version = parse_qs(parsed.query).get("versionId")
+    action = "s3:GetObjectVersion" if version else "s3:GetObject"
+    return [Request(action, object_arn(bucket, key), context)]
+
+
+def _deleted_keys(body: bytes) -> list[tuple[str, str]]:
+    """The keys of a DeleteObjects request, read with the XML parser moto uses for it."""
+    objects = (xmltodict.parse(body, strip_whitespace=False).get("Delete") or {}).get(
+        "Object", [])
+    objects = objects if isinstance(objects, list) else [objects]
+    if not objects:
+        raise Unclassifiable("a DeleteObjects request without objects")
+    return [(o["Key"], "s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject")
+            for o in objects]
 
 
 # --- DynamoDB ----------------------------------------------------------------------------------
@@ -100,23 +157,29 @@ def _dynamodb(call: Call, hash_key: KeyLookup) -> list[Request]:
     p, op, region = call.params, call.operation, call.region
     base = {"aws:RequestedRegion": region}
     if op == "BatchGetItem":
-        return [_item(call.action, region, table, key, hash_key, base)
-                for table, spec in p.get("RequestItems", {}).items()
-                for key in spec.get("Keys", [])] or [Request(call.action, "*", base)]
-    if op == "BatchWriteItem":
-        return [_item(call.action, region, table,
-                      (w.get("PutRequest") or {}).get("Item") or (w.get("DeleteRequest") or {}
-                                                                  ).get("Key"), hash_key, base)
-                for table, writes in p.get("RequestItems", {}).items() for w in writes]
+        questions = [_item(call.action, region, table, key, hash_key, base)
+                     for table, spec in (p.get("RequestItems") or {}).items()
+                     for key in spec.get("Keys") or []]
+    elif op == "BatchWriteItem":
+        questions = [_item(call.action, region, table, _written(w), hash_key, base)
+                     for table, writes in (p.get("RequestItems") or {}).items() for w in writes]
+    if op in ("BatchGetItem", "BatchWriteItem"):
+        if not questions:
+            raise Unclassifiable(f"a {op} without items")
+        return questions
     if op in ("TransactWriteItems", "TransactGetItems"):
         questions = []
-        for entry in p.get("TransactItems", []):
+        for entry in p.get("TransactItems") or []:
             for kind, spec in entry.items():
-                action = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                          "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}.get(kind)
-                if action:
-                    questions.append(_item(f"dynamodb:{action}", region, spec.get("TableName", ""),
-                                           spec.get("Item") or spec.get("Key"), hash_key, base))
+                action = TRANSACT_ACTIONS.get(kind)
+                if action is None:
+                    raise Unclassifiable(f"a transaction item of unknown kind {kind!r}")
+                # moto reads Item for a Put and Key for every other kind: so does the gate
+                item = spec.get("Item") if kind == "Put" else spec.get("Key")
+                questions.append(_item(f"dynamodb:{action}", region, spec.get("TableName", ""),
+                                       item, hash_key, base))
+        if not questions:
+            raise Unclassifiable("a transaction without items")
         return questions
     table = p.get("TableName")
     if not table:
@@ -141,6 +204,15 @@ def _dynamodb(call: Call, hash_key: KeyLookup) -> list[Request]:
     if leading is not None:
         context["dynamodb:LeadingKeys"] = [leading]
     return [Request(call.action, table_arn(region, table, index), context)]
+
+
+def _written(write: dict[str, Any]) -> dict[str, Any] | None:
+    """The item a BatchWriteItem entry writes or the key it deletes, as moto reads them."""
+    if "PutRequest" in write:
+        return write["PutRequest"].get("Item")
+    if "DeleteRequest" in write:
+        return write["DeleteRequest"].get("Key")
+    raise Unclassifiable("a BatchWriteItem entry that neither puts nor deletes")
 
 
 def _item(action: str, region: str, table: str, item: dict | None, hash_key: KeyLookup,
