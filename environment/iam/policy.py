@@ -53,21 +53,42 @@ def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
+VARIABLES_VERSION = "2012-10-17"  # the only policy language version with policy variables
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A policy's statements, and whether its version substitutes ``${...}`` variables."""
+
+    statements: tuple[dict[str, Any], ...]
+    variables: bool
+
+
 @lru_cache(maxsize=512)
-def parse(document: str) -> tuple[dict[str, Any], ...]:
+def parse(document: str) -> Parsed:
     """The statements of a policy document (JSON text), parsed once and cached."""
     try:
         policy = json.loads(document)
     except json.JSONDecodeError as error:
         raise UnsupportedPolicy(f"the policy is not valid JSON: {error}") from None
-    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
-    return tuple(as_list(statements))
+    if not isinstance(policy, dict):
+        raise UnsupportedPolicy("the policy is not a JSON object")
+    return _parsed(policy)
 
 
-def statements_of(policy: str | Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+def _parsed(policy: Mapping[str, Any]) -> Parsed:
+    statements = tuple(as_list(policy.get("Statement", [])))
+    if not all(isinstance(s, Mapping) for s in statements):
+        raise UnsupportedPolicy("a statement is not a JSON object")
+    # Without "Version": "2012-10-17", AWS reads ${...} as literal text (its documentation on
+    # policy variables), so a policy copied without its Version line grants less, not more.
+    return Parsed(statements, policy.get("Version") == VARIABLES_VERSION)
+
+
+def statements_of(policy: str | Mapping[str, Any]) -> Parsed:
     if isinstance(policy, str):
         return parse(policy)
-    return tuple(as_list(policy.get("Statement", [])))
+    return _parsed(policy)
 
 
 # --- policy variables and wildcards ------------------------------------------------------------
@@ -89,12 +110,15 @@ def _variable(name: str, context: Mapping[str, ContextValue]) -> str | None:
     return None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def pattern(text: str, context: Mapping[str, ContextValue], wildcards: bool,
+def pattern(text: str, context: Mapping[str, ContextValue] | None, wildcards: bool,
             ignore_case: bool = False) -> re.Pattern[str]:
-    """A compiled matcher for a policy value: variables substituted, * and ? as wildcards."""
+    """A compiled matcher for a policy value: variables substituted, * and ? as wildcards.
+
+    ``context`` None means the policy's version has no variables: ``${...}`` is literal.
+    """
     pieces: list[str] = []
     position = 0
-    for match in VARIABLE.finditer(text):
+    for match in VARIABLE.finditer(text) if context is not None else ():
         pieces.append(_literal(text[position:match.start()], wildcards))
         value = _variable(match.group(1), context)
         pieces.append(NEVER if value is None else re.escape(value))
@@ -110,9 +134,19 @@ def _literal(text: str, wildcards: bool) -> str:
     return escaped
 
 
-def glob_matches(value: str, globs: Iterable[str], context: Mapping[str, ContextValue],
+def glob_matches(value: str, globs: Iterable[str], context: Mapping[str, ContextValue] | None,
                  ignore_case: bool = False) -> bool:
-    return any(pattern(g, context, True, ignore_case).match(value) for g in globs)
+    return any(pattern(str(g), context, True, ignore_case).match(value) for g in globs)
+
+
+def arn_matches(value: str, wanted: str, variables: Mapping[str, ContextValue] | None) -> bool:
+    """ArnLike/ArnEquals: each of the six colon-separated parts is matched on its own, so a
+    wildcard never crosses a colon (AWS's documentation of the ARN condition operators)."""
+    parts, wanted_parts = value.split(":", 5), str(wanted).split(":", 5)
+    if len(parts) != 6 or len(wanted_parts) != 6:
+        return False
+    return all(pattern(w, variables, True).match(p) for p, w in zip(parts, wanted_parts,
+                                                                     strict=True))
 
 
 # --- conditions --------------------------------------------------------------------------------
@@ -125,11 +159,8 @@ STRING_OPERATORS = {
     "StringNotEqualsIgnoreCase": (False, True, True),
     "StringLike": (True, False, False),
     "StringNotLike": (True, False, True),
-    "ArnEquals": (True, False, False),
-    "ArnLike": (True, False, False),
-    "ArnNotEquals": (True, False, True),
-    "ArnNotLike": (True, False, True),
 }
+ARN_OPERATORS = {"ArnEquals": False, "ArnLike": False, "ArnNotEquals": True, "ArnNotLike": True}
 NUMERIC_OPERATORS = {
     "NumericEquals": lambda a, b: a == b, "NumericNotEquals": lambda a, b: a != b,
     "NumericLessThan": lambda a, b: a < b, "NumericLessThanEquals": lambda a, b: a <= b,
@@ -137,14 +168,20 @@ NUMERIC_OPERATORS = {
 }
 
 
+KNOWN_OPERATORS = {*STRING_OPERATORS, *ARN_OPERATORS, *NUMERIC_OPERATORS, "Bool", "Null"}
+
+
 def _one_value_matches(operator: str, value: ContextValue, wanted: list[Any],
-                       context: Mapping[str, ContextValue]) -> bool:
+                       context: Mapping[str, ContextValue] | None) -> bool:
     """Whether one request value satisfies the operator against the policy's values (OR)."""
     if operator in STRING_OPERATORS:
         wildcards, ignore_case, negated = STRING_OPERATORS[operator]
         text = str(value).lower() if isinstance(value, bool) else str(value)
         hit = any(pattern(str(w), context, wildcards, ignore_case).match(text) for w in wanted)
         return not hit if negated else hit
+    if operator in ARN_OPERATORS:
+        hit = any(arn_matches(str(value), w, context) for w in wanted)
+        return not hit if ARN_OPERATORS[operator] else hit
     if operator == "Bool":
         text = str(value).lower()
         return any(text == str(w).lower() for w in wanted)
@@ -159,15 +196,28 @@ def _one_value_matches(operator: str, value: ContextValue, wanted: list[Any],
 
 def _negated(operator: str) -> bool:
     return operator in STRING_OPERATORS and STRING_OPERATORS[operator][2] or \
-        operator == "NumericNotEquals"
+        ARN_OPERATORS.get(operator, False) or operator == "NumericNotEquals"
 
 
 def condition_holds(operator: str, key: str, wanted: Any,
-                    context: Mapping[str, ContextValue]) -> bool:
-    """One operator on one key, with AWS's rules for set qualifiers and missing keys."""
+                    context: Mapping[str, ContextValue], variables: bool = True) -> bool:
+    """One operator on one key, with AWS's rules for set qualifiers and missing keys.
+
+    The operator is checked first, whatever the request holds: a policy with an
+    operator the gate does not know is refused, even where a missing key would
+    make the answer look obvious (ForAllValues on an absent key).
+    """
     qualifier, _, operator = operator.rpartition(":")
     if_exists = operator.endswith("IfExists")
     operator = operator.removesuffix("IfExists")
+    if operator not in KNOWN_OPERATORS or (if_exists and operator == "Null"):
+        name = operator + ("IfExists" if if_exists else "")
+        raise UnsupportedPolicy(f"the condition operator {name!r} is not implemented by the "
+                                "gate" + (" (Null has no IfExists form)" if operator == "Null"
+                                          else ""))
+    if qualifier not in ("", "ForAllValues", "ForAnyValue"):
+        raise UnsupportedPolicy(f"the set operator {qualifier!r} is not implemented")
+    substitutions = context if variables else None
     wanted = as_list(wanted)
     value = context.get(key.lower())
     missing = value is None or (isinstance(value, list | tuple) and not value)
@@ -175,25 +225,22 @@ def condition_holds(operator: str, key: str, wanted: Any,
         return any(str(w).lower() == ("true" if missing else "false") for w in wanted)
     values = as_list(value)
     if qualifier == "ForAllValues":
-        return missing or all(_one_value_matches(operator, v, wanted, context) for v in values)
+        return missing or all(_one_value_matches(operator, v, wanted, substitutions)
+                              for v in values)
     if qualifier == "ForAnyValue":
-        return not missing and any(_one_value_matches(operator, v, wanted, context)
+        return not missing and any(_one_value_matches(operator, v, wanted, substitutions)
                                    for v in values)
-    if qualifier:
-        raise UnsupportedPolicy(f"the set operator {qualifier!r} is not implemented")
     if missing:
-        if operator not in STRING_OPERATORS and operator not in NUMERIC_OPERATORS \
-                and operator != "Bool":
-            raise UnsupportedPolicy(f"the condition operator {operator!r} is not implemented "
-                                    "by the gate")
         return if_exists or _negated(operator)
-    return any(_one_value_matches(operator, v, wanted, context) for v in values)
+    return any(_one_value_matches(operator, v, wanted, substitutions) for v in values)
 
 
 def conditions_hold(block: Mapping[str, Mapping[str, Any]],
-                    context: Mapping[str, ContextValue]) -> bool:
+                    context: Mapping[str, ContextValue], variables: bool = True) -> bool:
     """Every operator and every key must hold (AND); values within one key are ORed."""
-    return all(condition_holds(operator, key, wanted, context)
+    if not isinstance(block, Mapping) or not all(isinstance(k, Mapping) for k in block.values()):
+        raise UnsupportedPolicy("a Condition block must map operators to {key: values}")
+    return all(condition_holds(operator, key, wanted, context, variables)
                for operator, keys in block.items() for key, wanted in keys.items())
 
 
@@ -201,20 +248,21 @@ def conditions_hold(block: Mapping[str, Mapping[str, Any]],
 
 
 def statement_applies(statement: Mapping[str, Any], request: Request,
-                      context: Mapping[str, ContextValue]) -> bool:
+                      context: Mapping[str, ContextValue], variables: bool = True) -> bool:
     if "Action" in statement:
         if not glob_matches(request.action, as_list(statement["Action"]), {}, ignore_case=True):
             return False
     elif "NotAction" in statement:
         if glob_matches(request.action, as_list(statement["NotAction"]), {}, ignore_case=True):
             return False
+    substitutions = context if variables else None
     if "Resource" in statement:
-        if not glob_matches(request.resource, as_list(statement["Resource"]), context):
+        if not glob_matches(request.resource, as_list(statement["Resource"]), substitutions):
             return False
     elif "NotResource" in statement:
-        if glob_matches(request.resource, as_list(statement["NotResource"]), context):
+        if glob_matches(request.resource, as_list(statement["NotResource"]), substitutions):
             return False
-    return conditions_hold(statement.get("Condition", {}), context)
+    return conditions_hold(statement.get("Condition", {}), context, variables)
 
 
 def _effects(policies: Iterable[str | Mapping[str, Any]], request: Request,
@@ -222,8 +270,9 @@ def _effects(policies: Iterable[str | Mapping[str, Any]], request: Request,
     """(some statement allows, some statement denies) across the policies."""
     allowed = denied = False
     for policy in policies:
-        for statement in statements_of(policy):
-            if statement_applies(statement, request, context):
+        parsed = statements_of(policy)
+        for statement in parsed.statements:
+            if statement_applies(statement, request, context, parsed.variables):
                 if statement.get("Effect") == "Deny":
                     denied = True
                 elif statement.get("Effect") == "Allow":
@@ -274,14 +323,15 @@ def trust_allows(trust_policy: str | Mapping[str, Any], request: Request, caller
     context = lower_keys(request.context)
     allowed = denied = False
     try:
-        for statement in statements_of(trust_policy):
+        parsed = statements_of(trust_policy)
+        for statement in parsed.statements:
             if not principal_matches(statement.get("Principal"), caller_arn, caller_account,
                                      caller_role_arn):
                 continue
             if not glob_matches(request.action, as_list(statement.get("Action")), {},
                                 ignore_case=True):
                 continue
-            if not conditions_hold(statement.get("Condition", {}), context):
+            if not conditions_hold(statement.get("Condition", {}), context, parsed.variables):
                 continue
             if statement.get("Effect") == "Deny":
                 denied = True
