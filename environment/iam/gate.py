@@ -147,7 +147,12 @@ class IamGate:
                                                "decision inside the emulator, so it is refused")
         if exchange.denial is not None:
             getattr(result, "close", lambda: None)()
+            if principal.kind == "anonymous":
+                # moto routes unsigned calls by guesswork (S3 by default): answer in the
+                # protocol the caller spoke instead.
+                exchange.denial.service = exchange.denial.protocol = ""
             return self._refuse(environ, start_response, exchange.denial)
+
         if exchange.assumed is not None and captured["status"].startswith("200"):
             answer = b"".join(result)
             getattr(result, "close", lambda: None)()
@@ -244,19 +249,19 @@ class IamGate:
         """What the request states in two places must agree, as AWS insists it does."""
         names = named_actions(response)
         if call.service != "s3" and (len(names) > 1 or (names and call.operation not in names)):
-            raise Refusal("malformed", "the request names more than one operation: "
-                                       f"{sorted(names | {call.operation})}")
+            raise Refusal("denied", "the request names more than one operation: "
+                                    f"{sorted(names | {call.operation})}")
         if response.current_account != ACCOUNT:
             raise Refusal("denied", "the request addresses another account")
         if signed is None:
             return
         if signed.region != call.region:
-            raise Refusal("malformed", f"Credential should be scoped to a valid region: the "
+            raise Refusal("signature", f"Credential should be scoped to a valid region: the "
                                        f"request goes to {call.region}, the credential scope "
                                        f"says {signed.region}")
         expected = signing_name(response)
         if signed.service != expected:
-            raise Refusal("malformed", f"Credential should be scoped to correct service: "
+            raise Refusal("signature", f"Credential should be scoped to correct service: "
                                        f"'{expected}'.")
 
     def _assume_role(self, call: Call, caller: Principal) -> dict[str, Any]:
