@@ -410,3 +410,21 @@ def test_an_expired_session_is_refused():
     with pytest.raises(AuthError) as raised:
         gate.authenticate(environ, body, read_signature(environ))
     assert raised.value.problem == "expired"
+
+
+def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
+    """On AWS a session's key and secret without its token are refused; so they are here."""
+    from checks import run
+    from checks.notebook_code import namespace, solution_path
+
+    solution = namespace(solution_path(2))
+
+    def tokenless_table(creds):
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                             aws_secret_access_key=creds["SecretAccessKey"]).resource(
+            "dynamodb", endpoint_url=lab.settings.endpoint, region_name="us-east-1").Table(
+            lab.settings.name("orders"))
+
+    assert run("2.3", solution["vend_credentials"], solution["scoped_orders_table"]).passed
+    outcome = run("2.3", solution["vend_credentials"], tokenless_table)
+    assert not outcome.passed and "security token" in outcome.message, outcome.message
