@@ -13,10 +13,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
+
+from .record import (
+    ALLOWED,
+    EXPLICIT_IDENTITY_DENY,
+    EXPLICIT_SESSION_DENY,
+    NO_IDENTITY_ALLOW,
+    NO_SESSION_ALLOW,
+    UNSUPPORTED,
+    ConditionRecord,
+    DecisionRecord,
+    StatementRecord,
+    nearest_miss,
+)
 
 ContextValue = str | bool | int | Sequence[str]
 
@@ -38,8 +51,21 @@ class Request:
 
 @dataclass(frozen=True)
 class Decision:
+    """The answer, its reason in AWS's words, and (on demand) the record of how it was reached.
+
+    The record is computed only when someone reads it (the audit trail, ``lab.why``), by
+    evaluating the same request again with tracing on: deciding stays as fast as it was.
+    """
+
     allowed: bool
     reason: str  # in AWS's words, for error messages and the audit log
+    reason_type: str = ""
+    explain: Callable[[], DecisionRecord] | None = field(default=None, compare=False,
+                                                         repr=False)
+
+    @cached_property
+    def record(self) -> DecisionRecord | None:
+        return self.explain() if self.explain else None
 
 
 def lower_keys(context: Mapping[str, ContextValue]) -> dict[str, ContextValue]:
@@ -125,6 +151,18 @@ def pattern(text: str, context: Mapping[str, ContextValue] | None, wildcards: bo
         position = match.end()
     pieces.append(_literal(text[position:], wildcards))
     return re.compile("".join(pieces) + r"\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def substitute(text: str, context: Mapping[str, ContextValue] | None) -> str:
+    """A policy value as the evaluator compared it: variables replaced, for people to read."""
+    if context is None:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        found = _variable(match.group(1), context)
+        return found if found is not None else f"<no {match.group(1).split(',')[0].strip()}>"
+
+    return VARIABLE.sub(value, text)
 
 
 def _literal(text: str, wildcards: bool) -> str:
@@ -236,43 +274,80 @@ def condition_holds(operator: str, key: str, wanted: Any,
 
 
 def conditions_hold(block: Mapping[str, Mapping[str, Any]],
-                    context: Mapping[str, ContextValue], variables: bool = True) -> bool:
-    """Every operator and every key must hold (AND); values within one key are ORed."""
+                    context: Mapping[str, ContextValue], variables: bool = True,
+                    trace: list[ConditionRecord] | None = None) -> bool:
+    """Every operator and every key must hold (AND); values within one key are ORed.
+
+    With ``trace``, each condition evaluated (up to the first that fails) is recorded.
+    """
     if not isinstance(block, Mapping) or not all(isinstance(k, Mapping) for k in block.values()):
         raise UnsupportedPolicy("a Condition block must map operators to {key: values}")
-    return all(condition_holds(operator, key, wanted, context, variables)
-               for operator, keys in block.items() for key, wanted in keys.items())
+    for operator, keys in block.items():
+        for key, wanted in keys.items():
+            holds = condition_holds(operator, key, wanted, context, variables)
+            if trace is not None:
+                value = context.get(key.lower())
+                shown = None if value is None else tuple(
+                    str(v).lower() if isinstance(v, bool) else str(v) for v in as_list(value))
+                trace.append(ConditionRecord(operator, key, shown, tuple(
+                    substitute(str(w), context if variables else None) for w in as_list(wanted)),
+                    holds))
+            if not holds:
+                return False
+    return True
 
 
 # --- statements and evaluation -----------------------------------------------------------------
 
 
-def statement_applies(statement: Mapping[str, Any], request: Request,
-                      context: Mapping[str, ContextValue], variables: bool = True) -> bool:
+def _action_matches(statement: Mapping[str, Any], request: Request) -> bool:
     if "Action" in statement:
-        if not glob_matches(request.action, as_list(statement["Action"]), {}, ignore_case=True):
-            return False
-    elif "NotAction" in statement:
-        if glob_matches(request.action, as_list(statement["NotAction"]), {}, ignore_case=True):
-            return False
-    substitutions = context if variables else None
+        return glob_matches(request.action, as_list(statement["Action"]), {}, ignore_case=True)
+    if "NotAction" in statement:
+        return not glob_matches(request.action, as_list(statement["NotAction"]), {},
+                                ignore_case=True)
+    return True
+
+
+def _resource_matches(statement: Mapping[str, Any], request: Request,
+                      substitutions: Mapping[str, ContextValue] | None) -> bool:
     if "Resource" in statement:
-        if not glob_matches(request.resource, as_list(statement["Resource"]), substitutions):
-            return False
-    elif "NotResource" in statement:
-        if glob_matches(request.resource, as_list(statement["NotResource"]), substitutions):
-            return False
-    return conditions_hold(statement.get("Condition", {}), context, variables)
+        return glob_matches(request.resource, as_list(statement["Resource"]), substitutions)
+    if "NotResource" in statement:
+        return not glob_matches(request.resource, as_list(statement["NotResource"]),
+                                substitutions)
+    return True
 
 
-def _effects(policies: Iterable[str | Mapping[str, Any]], request: Request,
-             context: Mapping[str, ContextValue]) -> tuple[bool, bool]:
+def statement_applies(statement: Mapping[str, Any], request: Request,
+                      context: Mapping[str, ContextValue], variables: bool = True,
+                      trace: list[StatementRecord] | None = None, label: str = "") -> bool:
+    """Action, then resource, then every condition; with ``trace``, what matched is recorded."""
+    action = _action_matches(statement, request)
+    resource = action and _resource_matches(statement, request, context if variables else None)
+    conditions: list[ConditionRecord] | None = [] if trace is not None else None
+    applies = False
+    try:  # an unsupported operator raises: the record still shows how far evaluation got
+        applies = resource and conditions_hold(statement.get("Condition", {}), context,
+                                               variables, conditions)
+    finally:
+        if trace is not None:
+            sid = str(statement.get("Sid") or f"statement {len(trace) + 1}")
+            trace.append(StatementRecord(label, sid, str(statement.get("Effect", "")), action,
+                                         resource, tuple(conditions or ()), applies))
+    return applies
+
+
+def _effects(policies: Sequence[str | Mapping[str, Any]], request: Request,
+             context: Mapping[str, ContextValue], kind: str = "identity",
+             trace: list[StatementRecord] | None = None) -> tuple[bool, bool]:
     """(some statement allows, some statement denies) across the policies."""
     allowed = denied = False
-    for policy in policies:
+    for number, policy in enumerate(policies, 1):
         parsed = statements_of(policy)
         for statement in parsed.statements:
-            if statement_applies(statement, request, context, parsed.variables):
+            if statement_applies(statement, request, context, parsed.variables, trace,
+                                 f"{kind} policy {number}"):
                 if statement.get("Effect") == "Deny":
                     denied = True
                 elif statement.get("Effect") == "Allow":
@@ -280,25 +355,66 @@ def _effects(policies: Iterable[str | Mapping[str, Any]], request: Request,
     return allowed, denied
 
 
+def _verdict(request: Request, identity: tuple[bool, bool], session: tuple[bool, bool],
+             has_session: bool) -> tuple[bool, str, str]:
+    """(allowed, reason in AWS's words, reason type) from what the policies said."""
+    (allow_identity, deny_identity), (allow_session, deny_session) = identity, session
+    if deny_identity:
+        return False, f"with an {EXPLICIT_IDENTITY_DENY}", EXPLICIT_IDENTITY_DENY
+    if deny_session:
+        return False, f"with an {EXPLICIT_SESSION_DENY}", EXPLICIT_SESSION_DENY
+    if not allow_identity:
+        return False, f"because {NO_IDENTITY_ALLOW} the {request.action} action", \
+            NO_IDENTITY_ALLOW
+    if has_session and not allow_session:
+        return False, f"because {NO_SESSION_ALLOW} the {request.action} action", NO_SESSION_ALLOW
+    return True, ALLOWED, ALLOWED
+
+
 def evaluate(request: Request, identity_policies: Sequence[str | Mapping[str, Any]],
              session_policies: Sequence[str | Mapping[str, Any]] | None = None) -> Decision:
     """AWS's decision for one request within one account, with its reason in AWS's words."""
     context = lower_keys(request.context)
+
+    def explain() -> DecisionRecord:
+        return _record(request, identity_policies, session_policies)
+
     try:
-        allow_identity, deny_identity = _effects(identity_policies, request, context)
-        allow_session, deny_session = _effects(session_policies or (), request, context)
+        identity = _effects(identity_policies, request, context)
+        session = _effects(session_policies or (), request, context, "session")
     except UnsupportedPolicy as error:
-        return Decision(False, f"the lab's IAM gate cannot evaluate the policy: {error}")
-    if deny_identity:
-        return Decision(False, "with an explicit deny in an identity-based policy")
-    if deny_session:
-        return Decision(False, "with an explicit deny in a session policy")
-    if not allow_identity:
-        return Decision(False, f"because no identity-based policy allows the {request.action} "
-                               "action")
-    if session_policies is not None and not allow_session:
-        return Decision(False, f"because no session policy allows the {request.action} action")
-    return Decision(True, "allowed")
+        return Decision(False, f"the lab's IAM gate cannot evaluate the policy: {error}",
+                        UNSUPPORTED, explain)
+    allowed, reason, reason_type = _verdict(request, identity, session,
+                                            session_policies is not None)
+    return Decision(allowed, reason, reason_type, explain)
+
+
+def _record(request: Request, identity_policies: Sequence[str | Mapping[str, Any]],
+            session_policies: Sequence[str | Mapping[str, Any]] | None) -> DecisionRecord:
+    """The same evaluation again, with every statement and condition it looked at recorded."""
+    context = lower_keys(request.context)
+    trace: list[StatementRecord] = []
+    try:
+        identity = _effects(identity_policies, request, context, "identity", trace)
+        session = _effects(session_policies or (), request, context, "session", trace)
+    except UnsupportedPolicy as error:
+        return DecisionRecord("Deny", UNSUPPORTED, request.action, request.resource,
+                              dict(request.context), tuple(trace), trace[-1] if trace else None,
+                              str(error))
+    allowed, _, reason_type = _verdict(request, identity, session, session_policies is not None)
+    statements = tuple(trace)
+    if reason_type in (EXPLICIT_IDENTITY_DENY, EXPLICIT_SESSION_DENY):
+        kind = "identity" if reason_type == EXPLICIT_IDENTITY_DENY else "session"
+        deciding = next(s for s in statements if s.applies and s.effect == "Deny"
+                        and s.policy.startswith(kind))
+    elif reason_type == ALLOWED:
+        deciding = next(s for s in statements if s.applies and s.effect == "Allow")
+    else:
+        deciding = nearest_miss(statements, "identity" if reason_type == NO_IDENTITY_ALLOW
+                                else "session")
+    return DecisionRecord("Allow" if allowed else "Deny", reason_type, request.action,
+                          request.resource, dict(request.context), statements, deciding)
 
 
 def principal_matches(principal_block: Any, caller_arn: str, caller_account: str,
