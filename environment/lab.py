@@ -18,6 +18,7 @@ from .identity import Identity, TokenCache
 from .kit_api import kit_request
 from .settings import Settings, load_settings
 from .tenants import PASSWORD, TENANTS, Tenant, tenant
+from .why import Explanation, explain
 
 
 @dataclass
@@ -52,10 +53,18 @@ class Lab:
     def bucket(self) -> str:
         return self.settings.name(infrastructure.BUCKET)
 
-    def audit(self, since: int = 0, action: str | None = None,
-              decision: str | None = None) -> list[dict]:
-        """The IAM gate's record of decisions (embedded emulator only), newest last."""
-        return self._audit(since=since, action=action, decision=decision)["events"]
+    def audit(self, since: int = 0, action: str | None = None, decision: str | None = None,
+              **fields: str) -> list[dict]:
+        """The IAM gate's record of decisions (embedded emulator only), newest last.
+
+        Other fields narrow it down too: ``principal=arn``, ``principal_key=access key id``.
+        """
+        return self._audit(since=since, action=action, decision=decision, **fields)["events"]
+
+    def why(self, subject: object) -> Explanation:
+        """Why the account allowed or refused a call: pass the ClientError you caught, an event
+        of ``lab.audit()``, or a boto3 session (its latest call)."""
+        return explain(self, subject)
 
     def audit_mark(self) -> int:
         """The number of the latest audit event, to ask later for what came after it."""

@@ -1,4 +1,9 @@
-"""The gate's audit trail: CloudTrail, in spirit, served to the administrator only."""
+"""The gate's audit trail: CloudTrail, in spirit, served to the administrator only.
+
+Each event may carry the evaluator's ``Decision`` under ``detail``; its record
+(statements, conditions, values) is computed when the event is first read and
+served as ``explanation``.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +26,15 @@ class Audit:
             self._seq += 1
             self._events.append({"seq": self._seq, "time": time.time(), **event})
 
-    def query(self, since: int = 0, action: str | None = None,
-              decision: str | None = None) -> list[dict[str, Any]]:
+    def query(self, since: int = 0, **equal: str | None) -> list[dict[str, Any]]:
+        """Events after ``since`` whose fields equal the given values (action: any case)."""
+        wanted = {k: v for k, v in equal.items() if v is not None}
+        action = wanted.pop("action", None)
         with self._lock:
             events = list(self._events)
-        return [e for e in events if e["seq"] > since
+        return [_public(e) for e in events if e["seq"] > since
                 and (action is None or e["action"].lower() == action.lower())
-                and (decision is None or e["decision"] == decision)]
+                and all(str(e.get(k)) == v for k, v in wanted.items())]
 
     @property
     def last(self) -> int:
@@ -36,3 +43,12 @@ class Audit:
     def clear(self) -> None:
         with self._lock:
             self._events.clear()
+
+
+def _public(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as JSON can carry it: the decision's record instead of the decision."""
+    detail = event.get("detail")
+    record = getattr(detail, "record", None)
+    shown = {k: v for k, v in event.items() if k != "detail"}
+    shown["explanation"] = record.to_dict() if record is not None else None
+    return shown

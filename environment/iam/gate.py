@@ -208,8 +208,8 @@ class IamGate:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if query.get("events") == "0":  # only the number of the latest event
             return json_response(start_response, {"last": self.audit.last, "events": []})
-        events = self.audit.query(int(query.get("since", 0) or 0), query.get("action"),
-                                  query.get("decision"))
+        since = int(query.pop("since", 0) or 0)
+        events = self.audit.query(since, **query)
         return json_response(start_response, {"last": self.audit.last, "events": events})
 
     # --- the half inside moto: authorisation ---------------------------------------------------
@@ -231,16 +231,18 @@ class IamGate:
             raise Refusal("denied", f"{call.action} is not supported by the lab's IAM gate: the "
                                     "emulator does not verify identity tokens")
         if call.action == "sts:AssumeRole":
-            exchange.assumed = self._assume_role(call, principal)
+            exchange.assumed = self._assume_role(
+                call, principal, exchange.signed.access_key_id if exchange.signed else None)
             return
         if principal.is_admin:
             return
         who = principal.context()
+        key = exchange.signed.access_key_id if exchange.signed else None
         for question in authorizations(call, hash_key):
             request = Request(question.action, question.resource, {**who, **question.context})
             decision = evaluate(request, principal.identity_policies,
                                 principal.session_policies)
-            self._record(principal, request, decision)
+            self._record(principal, request, decision, key)
             if not decision.allowed:
                 raise Refusal("denied", self._message(principal, request, decision))
 
@@ -264,14 +266,14 @@ class IamGate:
             raise Refusal("signature", f"Credential should be scoped to correct service: "
                                        f"'{expected}'.")
 
-    def _assume_role(self, call: Call, caller: Principal) -> dict[str, Any]:
+    def _assume_role(self, call: Call, caller: Principal, key: str | None) -> dict[str, Any]:
         wanted = session_request(call.params, caller)
         request = assume_request(wanted, caller)
         decision = may_assume(caller, request, bool(wanted["tags"]))
         if not decision.allowed:
-            self._record(caller, request, decision)
+            self._record(caller, request, decision, key)
             raise Refusal("denied", self._message(caller, request, decision))
-        wanted["request"], wanted["decision"] = request, decision
+        wanted["request"], wanted["decision"], wanted["caller_key"] = request, decision, key
         return wanted
 
     def _remember(self, answer: bytes, wanted: dict[str, Any], caller: Principal) -> None:
@@ -279,8 +281,9 @@ class IamGate:
         if session is None:
             return
         self.sessions.record(session)
-        self._record(caller, wanted["request"], wanted["decision"], session=session.session_name,
-                     session_tags=session.tags, access_key_id=session.access_key_id)
+        self._record(caller, wanted["request"], wanted["decision"], wanted["caller_key"],
+                     session=session.session_name, session_tags=session.tags,
+                     access_key_id=session.access_key_id)
 
     # --- the audit trail -----------------------------------------------------------------------
 
@@ -290,9 +293,12 @@ class IamGate:
                 f"on resource: {request.resource} {decision.reason}")
 
     def _record(self, principal: Principal, request: Request, decision: Decision,
-                **extra: Any) -> None:
+                key: str | None = None, **extra: Any) -> None:
+        """One audit event; its decision record is computed only if someone reads it."""
         leading = request.context.get("dynamodb:LeadingKeys")
-        self.audit.add(principal=principal.arn, action=request.action, resource=request.resource,
+        self.audit.add(principal=principal.arn, principal_key=key,
+                       principal_tags=dict(principal.tags), action=request.action,
+                       resource=request.resource,
                        decision="allow" if decision.allowed else "deny", reason=decision.reason,
-                       tenant=principal.tags.get("TenantID"),
-                       leading_keys=list(leading) if leading else None, **extra)
+                       reason_type=decision.reason_type, tenant=principal.tags.get("TenantID"),
+                       leading_keys=list(leading) if leading else None, detail=decision, **extra)
