@@ -79,7 +79,7 @@ class Explanation:
                 f"<p>Principal: <code>{e(self.principal)}</code><br>"
                 f"Session tags: <code>{e(_tags(self.tags))}</code>"]
         head += [f"<br>Request: <code>{e(k)} = {e(_values(v))}</code>"
-                 for k, v in _service_keys(r)]
+                 for k, v in _service_keys(r)] or ["<br>Request: no service-specific context keys"]
         head.append("</p>")
         rows = []
         for s in r.statements:
@@ -92,7 +92,7 @@ class Explanation:
                     f"<td>{e(s.effect) if first else ''}</td>"
                     f"<td>{_yes(s.action_matches) if first else ''}</td>"
                     f"<td>{_resource(s) if first else ''}</td>"
-                    + _condition_cells(c) + "</tr>")
+                    + _condition_cells(s, c) + "</tr>")
         table = ("<table><thead><tr><th>statement</th><th>effect</th><th>action</th>"
                  "<th>resource</th><th>condition</th><th>request values</th>"
                  "<th>policy pattern</th><th>holds</th></tr></thead><tbody>"
@@ -102,10 +102,11 @@ class Explanation:
         return "".join(head) + table + foot
 
 
-def _condition_cells(c: ConditionRecord | None) -> str:
-    if c is None:
-        return "<td>(none)</td><td></td><td></td><td></td>"
+def _condition_cells(s: StatementRecord, c: ConditionRecord | None) -> str:
     e = html.escape
+    if c is None:
+        state = "no conditions" if _conditions(s) == "none" else _conditions(s)
+        return f"<td>({e(state)})</td>" + "<td></td>" * 3
     return (f"<td><code>{e(c.operator)} {e(c.key)}</code></td><td><code>{e(_values(c.values))}"
             f"</code></td><td><code>{e(_values(c.patterns))}</code></td>"
             f"<td>{'true' if c.holds else 'false'}</td>")
