@@ -76,6 +76,8 @@ def test_s3_listing_carries_its_prefix():
     (request,) = s3("ListBucket", "docs", prefix="tenant-a/")
     assert request.action == "s3:ListBucket" and request.resource == "arn:aws:s3:::docs"
     assert request.context["s3:prefix"] == "tenant-a/"
+    (versions,) = s3("ListBucketVersions", "docs", prefix="tenant-b/")
+    assert versions.context["s3:prefix"] == "tenant-b/"
     (everything,) = s3("ListAllMyBuckets", None)
     assert everything.resource == "*"
 

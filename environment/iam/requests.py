@@ -24,6 +24,7 @@ KeyLookup = Callable[[str, str, str | None], str | None]  # (region, table, inde
 NAME = r"#?[\w.\-]+"
 EQUALITY = re.compile(rf"({NAME})\s*=\s*(:[\w]+)|(:[\w]+)\s*=\s*({NAME})")
 READ_ITEM_OPS = {"GetItem", "DeleteItem", "UpdateItem"}
+LISTINGS = {"ListBucket", "ListBucketVersions", "ListBucketMultipartUploads"}  # s3:prefix etc.
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                     "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 
@@ -109,7 +110,7 @@ def _s3(call: Call) -> list[Request]:
     context = _service_context(call)
     if call.bucket is None:
         return [Request(call.action, "*", context)]
-    if call.operation == "ListBucket":
+    if call.operation in LISTINGS:
         for name in ("prefix", "delimiter", "max-keys"):
             if name in call.params:
                 context[f"s3:{name}"] = call.params[name]
