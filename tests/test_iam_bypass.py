@@ -412,8 +412,39 @@ def test_an_expired_session_is_refused():
     assert raised.value.problem == "expired"
 
 
+def test_a_table_named_by_its_arn_is_that_table(lab, tenant):
+    """DynamoDB (and moto) accept a table's ARN as its name: it is the same resource."""
+    dynamodb = client(lab, tenant, "dynamodb")
+    arn = lab.table_arn("orders")
+    refused(lambda: dynamodb.get_item(TableName=arn, Key=foreign_key(lab)["Key"]),
+            "AccessDeniedException")
+    refused(lambda: dynamodb.query(TableName=arn, KeyConditionExpression="pk = :b",
+                                   ExpressionAttributeValues={":b": {"S": "TENANT#tenant-b"}}),
+            "AccessDeniedException")
+    refused(lambda: dynamodb.batch_get_item(RequestItems={arn: {"Keys": [
+        foreign_key(lab)["Key"]]}}), "AccessDeniedException")
+    own = dynamodb.query(TableName=arn, KeyConditionExpression="pk = :a",
+                         ExpressionAttributeValues={":a": {"S": "TENANT#tenant-a"}})
+    assert all(i["pk"]["S"] == "TENANT#tenant-a" for i in own["Items"])
+    refused(lambda: dynamodb.get_item(TableName=arn.replace("us-east-1", "eu-west-1"),
+                                      Key=foreign_key(lab)["Key"]), "AccessDeniedException")
+
+
+def test_a_key_condition_is_read_as_moto_reads_it(lab, tenant):
+    dynamodb = client(lab, tenant, "dynamodb")
+    values = {":a": {"S": "TENANT#tenant-a"}, ":b": {"S": "TENANT#tenant-b"}}
+    for expression in ("pk = :a AND pk = :b", "(pk = :a) AND pk = :b", "pk = :b"):
+        refused(lambda e=expression: dynamodb.query(
+            TableName=lab.settings.name("orders"), KeyConditionExpression=e,
+            ExpressionAttributeValues={k: v for k, v in values.items() if k in e}),
+            "AccessDeniedException")
+
+
 def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
-    """On AWS a session's key and secret without its token are refused; so they are here."""
+    """On AWS a session's key and secret without its token are refused; so they are here.
+
+    Last in this module: the solution notebook resets the account, ending earlier sessions.
+    """
     from checks import run
     from checks.notebook_code import namespace, solution_path
 

@@ -123,3 +123,21 @@ def test_every_event_bus_of_put_events_is_a_resource():
     buses = authorizations(Call("events", "PutEvents", "json", {"Entries": [
         {"EventBusName": "tenant-a"}, {"EventBusName": "tenant-b"}, {}]}), keys)
     assert [r.resource.rsplit("/", 1)[-1] for r in buses] == ["default", "tenant-a", "tenant-b"]
+
+
+def test_a_table_arn_is_the_table_and_a_foreign_arn_is_refused():
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
+    (get,) = dynamodb("GetItem", TableName=arn, Key={"pk": {"S": "T#b"}})
+    assert get.resource == arn and get.context["dynamodb:LeadingKeys"] == ["T#b"]
+    for foreign in ("arn:aws:dynamodb:eu-west-1:123456789012:table/orders",
+                    "arn:aws:dynamodb:us-east-1:999999999999:table/orders", "arn:aws:x"):
+        with pytest.raises(Unclassifiable):
+            dynamodb("GetItem", TableName=foreign, Key={"pk": {"S": "T#b"}})
+
+
+def test_every_equality_on_the_partition_key_counts():
+    (query,) = dynamodb("Query", TableName="orders", KeyConditionExpression="pk = :a AND pk = :b",
+                        ExpressionAttributeValues={":a": {"S": "A"}, ":b": {"S": "B"}})
+    assert query.context["dynamodb:LeadingKeys"] == ["A", "B"]
+    with pytest.raises(Unclassifiable):
+        dynamodb("GetItem", TableName="orders", Key={"pk": {"L": []}})

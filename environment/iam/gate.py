@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 from .assume import assume_request, may_assume, new_session, session_request
 from .audit import Audit
 from .calls import Call, from_moto, named_actions, protocol_of, signing_name
+from .dynamodb import hash_key, query_keys
 from .hook import CURRENT, Denial, Exchange, Refusal, install
 from .policy import Decision, Request, evaluate
 from .principals import ACCOUNT, ANONYMOUS, Principal, Sessions, expired, resolve
@@ -52,22 +53,6 @@ PUBLIC_OPERATIONS = {
 # moto issues these credentials without checking the identity token or SAML assertion.
 UNVERIFIABLE = {"sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"}
 SCOPE_SERVICE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/,\s]+)")
-
-
-def hash_key(region: str, table: str, index: str | None) -> str | None:
-    """The partition key attribute of a table or index, read from moto's DynamoDB backend."""
-    from moto.dynamodb.models import dynamodb_backends
-
-    found = dynamodb_backends[ACCOUNT][region].tables.get(table)
-    if found is None:
-        return None
-    if index:
-        for candidate in found.indexes + found.global_indexes:
-            if candidate.name == index:
-                return next((k["AttributeName"] for k in candidate.schema
-                             if k["KeyType"] == "HASH"), None)
-        return None
-    return found.hash_key_attr or None
 
 
 def read_body(environ: dict[str, Any]) -> bytes:
@@ -238,7 +223,7 @@ class IamGate:
             return
         who = principal.context()
         key = exchange.signed.access_key_id if exchange.signed else None
-        for question in authorizations(call, hash_key):
+        for question in authorizations(call, hash_key, query_keys):
             request = Request(question.action, question.resource, {**who, **question.context})
             decision = evaluate(request, principal.identity_policies,
                                 principal.session_policies)

@@ -9,7 +9,7 @@ which is exactly what makes ``ForAllValues`` conditions true for it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -20,6 +20,8 @@ from .policy import Request
 from .principals import ACCOUNT
 
 KeyLookup = Callable[[str, str, str | None], str | None]  # (region, table, index) -> hash key
+# (region, table, index, Query parameters, partition key name) -> the partition keys it reads
+QueryKeys = Callable[[str, str, str | None, Mapping[str, Any], str | None], list[str]]
 
 NAME = r"#?[\w.\-]+"
 EQUALITY = re.compile(rf"({NAME})\s*=\s*(:[\w]+)|(:[\w]+)\s*=\s*({NAME})")
@@ -42,12 +44,17 @@ def typed(value: Any) -> str | None:
     return str(raw) if kind in ("S", "N", "B") else None
 
 
-def authorizations(call: Call, hash_key: KeyLookup) -> list[Request]:
-    """The questions for one call (empty when AWS asks none, as for GetCallerIdentity)."""
+def authorizations(call: Call, hash_key: KeyLookup,
+                   query_keys: QueryKeys | None = None) -> list[Request]:
+    """The questions for one call (empty when AWS asks none, as for GetCallerIdentity).
+
+    ``query_keys`` reads a Query's partition keys; the gate passes moto's own key condition
+    parser, so the keys it authorises are the keys moto will read.
+    """
     if call.service == "sts" and call.operation == "GetCallerIdentity":
         return []
     if call.service == "dynamodb":
-        return _dynamodb(call, hash_key)
+        return _dynamodb(call, hash_key, query_keys or query_leading_keys)
     if call.service == "s3":
         return _s3(call)
     if call.service == "events" and call.operation == "PutEvents":
@@ -154,7 +161,17 @@ def _deleted_keys(body: bytes) -> list[tuple[str, str]]:
 # --- DynamoDB ----------------------------------------------------------------------------------
 
 
-def _dynamodb(call: Call, hash_key: KeyLookup) -> list[Request]:
+def table_name(region: str, table: str) -> str:
+    """A table's name; DynamoDB (and moto) also accept the table's ARN in its place."""
+    if not table.startswith("arn:"):
+        return table
+    name = table.rsplit("/", 1)[-1] if ":table/" in table else ""
+    if not name or table != table_arn(region, name):
+        raise Unclassifiable(f"{table!r} is not the ARN of a table of this account and region")
+    return name
+
+
+def _dynamodb(call: Call, hash_key: KeyLookup, query_keys: QueryKeys) -> list[Request]:
     p, op, region = call.params, call.operation, call.region
     base = {"aws:RequestedRegion": region}
     if op == "BatchGetItem":
@@ -185,6 +202,7 @@ def _dynamodb(call: Call, hash_key: KeyLookup) -> list[Request]:
     table = p.get("TableName")
     if not table:
         return [Request(call.action, "*", base)]
+    table = table_name(region, table)
     index = p.get("IndexName") if op in ("Query", "Scan") else None
     context = dict(base)
     attributes = _attributes(p, op)
@@ -195,16 +213,26 @@ def _dynamodb(call: Call, hash_key: KeyLookup) -> list[Request]:
     if p.get("ReturnValues"):
         context["dynamodb:ReturnValues"] = p["ReturnValues"]
     key_name = hash_key(region, table, index)
-    leading = None
+    leading: list[str] = []
     if op == "PutItem":
-        leading = typed((p.get("Item") or {}).get(key_name or ""))
+        leading = _leading(p.get("Item"), key_name)
     elif op in READ_ITEM_OPS:
-        leading = typed((p.get("Key") or {}).get(key_name or ""))
+        leading = _leading(p.get("Key"), key_name)
     elif op == "Query":
-        leading = _query_leading_key(p, key_name)
-    if leading is not None:
-        context["dynamodb:LeadingKeys"] = [leading]
+        leading = query_keys(region, table, index, p, key_name) if key_name else []
+    if leading:
+        context["dynamodb:LeadingKeys"] = leading
     return [Request(call.action, table_arn(region, table, index), context)]
+
+
+def _leading(item: Mapping[str, Any] | None, key_name: str | None) -> list[str]:
+    """The partition key value of an item or key; one the gate cannot read is refused."""
+    if not item or not key_name or key_name not in item:
+        return []
+    value = typed(item[key_name])
+    if value is None:
+        raise Unclassifiable(f"the partition key {key_name!r} is not a string, number or binary")
+    return [value]
 
 
 def _written(write: dict[str, Any]) -> dict[str, Any] | None:
@@ -219,26 +247,35 @@ def _written(write: dict[str, Any]) -> dict[str, Any] | None:
 def _item(action: str, region: str, table: str, item: dict | None, hash_key: KeyLookup,
           base: dict[str, Any]) -> Request:
     context = dict(base)
-    value = typed((item or {}).get(hash_key(region, table, None) or ""))
-    if value is not None:
-        context["dynamodb:LeadingKeys"] = [value]
+    table = table_name(region, table)
+    leading = _leading(item, hash_key(region, table, None))
+    if leading:
+        context["dynamodb:LeadingKeys"] = leading
     return Request(action, table_arn(region, table), context)
 
 
-def _query_leading_key(p: dict[str, Any], key_name: str | None) -> str | None:
-    if key_name is None:
-        return None
-    names = p.get("ExpressionAttributeNames", {})
-    values = p.get("ExpressionAttributeValues", {})
-    for match in EQUALITY.finditer(p.get("KeyConditionExpression", "")):
+def query_leading_keys(region: str, table: str, index: str | None,
+                        p: Mapping[str, Any], key_name: str | None) -> list[str]:
+    """Every value a Query compares its partition key with (where moto's parser is absent:
+    the checks evaluate lab 2 policies in-process).
+
+    Every equality counts, not only the first: a condition that names the key twice
+    must have both values allowed.
+    """
+    names = p.get("ExpressionAttributeNames") or {}
+    values = p.get("ExpressionAttributeValues") or {}
+    found = []
+    for match in EQUALITY.finditer(p.get("KeyConditionExpression") or ""):
         name, placeholder = (match.group(1), match.group(2)) if match.group(1) else (
             match.group(4), match.group(3))
         if names.get(name, name) == key_name:
-            return typed(values.get(placeholder))
-    legacy = p.get("KeyConditions", {}).get(key_name)
+            found.append(typed(values.get(placeholder)))
+    legacy = (p.get("KeyConditions") or {}).get(key_name)
     if legacy and legacy.get("ComparisonOperator") == "EQ":
-        return typed((legacy.get("AttributeValueList") or [None])[0])
-    return None
+        found.append(typed((legacy.get("AttributeValueList") or [None])[0]))
+    if None in found:
+        raise Unclassifiable("a partition key compared with a value the gate cannot read")
+    return [v for v in found if v is not None]
 
 
 def _attributes(p: dict[str, Any], op: str) -> list[str]:
