@@ -440,6 +440,27 @@ def test_a_key_condition_is_read_as_moto_reads_it(lab, tenant):
             "AccessDeniedException")
 
 
+def test_a_queue_is_the_queue_moto_resolves(lab, role):
+    iam = lab.client("iam")
+    iam.put_role_policy(RoleName="bypass-tenant", PolicyName="queues", PolicyDocument=policy({
+        "Effect": "Allow", "Action": "sqs:SendMessage",
+        "Resource": f"arn:aws:sqs:*:*:bypass-{TAG}"}))
+    sqs = lab.client("sqs")
+    own = sqs.create_queue(QueueName="bypass-tenant-a")["QueueUrl"]
+    other = sqs.create_queue(QueueName="bypass-tenant-b")["QueueUrl"]
+    creds = lab.client("sts").assume_role(
+        RoleArn=role, RoleSessionName="queues",
+        Tags=[{"Key": "TenantID", "Value": "tenant-a"}])["Credentials"]
+    tenant_sqs = client(lab, boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"], region_name="us-east-1"), "sqs")
+    tenant_sqs.send_message(QueueUrl=own, MessageBody="mine")
+    for disguised in (f"{own}?x=/bypass-tenant-b", other, "bypass-tenant-b"):
+        refused(lambda q=disguised: tenant_sqs.send_message(QueueUrl=q, MessageBody="x"),
+                "AccessDenied")
+    assert "Messages" not in sqs.receive_message(QueueUrl=other, WaitTimeSeconds=0)
+
+
 def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
     """On AWS a session's key and secret without its token are refused; so they are here.
 

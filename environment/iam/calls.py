@@ -47,6 +47,7 @@ class Call:
     method: str = "POST"
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    resolved: str = "*"  # the resource ARN moto itself resolved (SQS queues, IAM roles)
 
     @property
     def action(self) -> str:
@@ -125,6 +126,7 @@ def from_moto(response: Any, resource: str) -> Call:
         return call
     if operation not in service_model(response.boto3_service_name).operation_names:
         raise Unclassifiable(f"{service} has no operation named {operation!r}")
+    call.resolved = resource
     return call
 
 

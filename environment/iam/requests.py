@@ -64,6 +64,8 @@ def authorizations(call: Call, hash_key: KeyLookup,
 
 def _resource(call: Call) -> str:
     p, region = call.params, call.region
+    if call.resolved != "*":  # moto found the queue or role itself: no second reading
+        return call.resolved
     if call.service == "sqs":
         if p.get("QueueUrl"):
             name = urlparse(p["QueueUrl"]).path.rstrip("/").rsplit("/", 1)[-1]
