@@ -141,3 +141,12 @@ def test_every_equality_on_the_partition_key_counts():
     assert query.context["dynamodb:LeadingKeys"] == ["A", "B"]
     with pytest.raises(Unclassifiable):
         dynamodb("GetItem", TableName="orders", Key={"pk": {"L": []}})
+
+
+def test_an_update_of_the_partition_key_is_refused():
+    with pytest.raises(Unclassifiable):
+        dynamodb("UpdateItem", TableName="orders", Key={"pk": {"S": "A"}},
+                 AttributeUpdates={"pk": {"Value": {"S": "B"}, "Action": "PUT"}})
+    (update,) = dynamodb("UpdateItem", TableName="orders", Key={"pk": {"S": "A"}},
+                         AttributeUpdates={"n": {"Value": {"N": "1"}, "Action": "PUT"}})
+    assert update.context["dynamodb:LeadingKeys"] == ["A"]

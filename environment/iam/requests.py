@@ -220,6 +220,9 @@ def _dynamodb(call: Call, hash_key: KeyLookup, query_keys: QueryKeys) -> list[Re
         leading = _leading(p.get("Item"), key_name)
     elif op in READ_ITEM_OPS:
         leading = _leading(p.get("Key"), key_name)
+        if key_name and key_name in (p.get("AttributeUpdates") or {}):
+            # DynamoDB refuses to change a key attribute; moto's legacy path would move the item
+            raise Unclassifiable(f"an update of the partition key {key_name!r}")
     elif op == "Query":
         leading = query_keys(region, table, index, p, key_name) if key_name else []
     if leading:
