@@ -440,6 +440,29 @@ def test_a_key_condition_is_read_as_moto_reads_it(lab, tenant):
             "AccessDeniedException")
 
 
+def test_a_presigned_url_expires_by_the_gates_clock():
+    from datetime import UTC, datetime
+
+    from botocore.auth import S3SigV4QueryAuth
+
+    from environment.iam.signing import verify
+
+    request = AWSRequest(method="GET", url="http://127.0.0.1:4566/docs/tenant-a/x")
+    S3SigV4QueryAuth(Credentials("ASIAKEY", "secret", "token"), "s3", "us-east-1",
+                     expires=60).add_auth(request)
+    path, _, query = request.url.split("127.0.0.1:4566", 1)[1].partition("?")
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+               "RAW_URI": f"{path}?{query}", "HTTP_HOST": "127.0.0.1:4566"}
+    signed = read_signature(environ)
+    issued = datetime.strptime(signed.timestamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    verify(environ, b"", signed, "secret", issued.timestamp() + 59)
+    with pytest.raises(AuthError) as raised:
+        verify(environ, b"", signed, "secret", issued.timestamp() + 61)
+    assert raised.value.message == "Request has expired"
+    with pytest.raises(AuthError):
+        verify(environ, b"", signed, "another secret", issued.timestamp())
+
+
 def test_a_queue_is_the_queue_moto_resolves(lab, role):
     iam = lab.client("iam")
     iam.put_role_policy(RoleName="bypass-tenant", PolicyName="queues", PolicyDocument=policy({

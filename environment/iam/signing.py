@@ -182,4 +182,4 @@ def verify(environ: dict[str, Any], body: bytes, signed: Signed, secret: str,
         issued = datetime.strptime(signed.timestamp, "%Y%m%dT%H%M%SZ").replace(
             tzinfo=UTC).timestamp()
         if now > issued + signed.expires:
-            raise AuthError("expired", "Request has expired")
+            raise AuthError("denied", "Request has expired")  # S3's AccessDenied, as on AWS
