@@ -331,6 +331,14 @@ def test_what_aws_serves_unsigned_still_works(lab):
             "MissingAuthenticationTokenException")
 
 
+def test_public_operations_need_no_permission_when_signed_either(lab, tenant):
+    cognito = client(lab, tenant, "cognito-idp")
+    user = lab.tenants[0].users[0]
+    assert cognito.initiate_auth(ClientId=lab.identity.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": user, "PASSWORD": lab.password})
+    refused(lambda: cognito.list_users(UserPoolId=lab.identity.pool_id), "AccessDeniedException")
+
+
 def test_the_kits_own_endpoints_answer_only_the_administrator(lab, creds):
     for method, path in (("POST", "/moto-api/reset"), ("GET", "/_lab/audit"),
                          ("GET", "/moto-api/data.json"), ("POST", "/moto-api/seed")):

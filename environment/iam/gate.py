@@ -207,11 +207,11 @@ class IamGate:
         call = from_moto(response, resource)
         if not principal.is_admin:
             self._consistent(response, call, exchange.signed)
+        if call.operation in PUBLIC_OPERATIONS.get(call.service, ()):
+            return  # AWS does not ask IAM about these, signed or not
         if principal.kind == "anonymous":
-            if call.operation not in PUBLIC_OPERATIONS.get(call.service, ()):
-                raise Refusal("unsigned", "Request is missing Authentication Token" if
-                              call.service != "s3" else "Access Denied")
-            return
+            raise Refusal("unsigned", "Request is missing Authentication Token" if
+                          call.service != "s3" else "Access Denied")
         if call.action in UNVERIFIABLE:
             raise Refusal("denied", f"{call.action} is not supported by the lab's IAM gate: the "
                                     "emulator does not verify identity tokens")
