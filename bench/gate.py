@@ -14,6 +14,7 @@ from boto3.dynamodb.conditions import Key
 from environment import emulator, provision
 from environment.iam.policy import Request, evaluate
 from environment.iam.principals import Principal
+from environment.iam.signing import read_signature, verify
 from environment.settings import EMULATOR_ACCOUNT, load_settings
 
 from .measure import Row, timed
@@ -55,7 +56,7 @@ def _emulator(gate_on: bool) -> tuple[dict[str, Callable[[], object]], Callable[
     item = {"pk": "TENANT#tenant-a", "sk": "ORDER#bench"}
     scoped.put_item(Item=item)
     calls = {
-        "admin GetItem (passes through)": lambda: admin.get_item(Key=item),
+        "admin GetItem (signature verified)": lambda: admin.get_item(Key=item),
         "tenant GetItem (evaluated)": lambda: scoped.get_item(Key=item),
         "tenant PutItem (evaluated)": lambda: scoped.put_item(Item=item),
         "tenant Query (evaluated)": lambda: scoped.query(
@@ -73,6 +74,34 @@ def evaluation_cost(repeat: int = 5000) -> float:
     document = json.dumps(POLICY)
     samples = timed(lambda: evaluate(request, [document]), repeat)
     return statistics.median(samples)
+
+
+def verification_cost(repeat: int = 5000) -> float:
+    """Seconds for one SigV4 verification of a tenant's GetItem (in-process, as the gate does)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = json.dumps({"TableName": "saas-lab-orders", "Key": {
+        "pk": {"S": "TENANT#tenant-a"}, "sk": {"S": "ORDER#bench"}}}).encode()
+    request = AWSRequest(method="POST", url="http://127.0.0.1:4566/", data=body, headers={
+        "X-Amz-Target": "DynamoDB_20120810.GetItem",
+        "Content-Type": "application/x-amz-json-1.0"})
+    SigV4Auth(Credentials("ASIABENCH", "secret", "token"), "dynamodb", "us-east-1").add_auth(
+        request)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "RAW_URI": "/", "QUERY_STRING": "",
+               "HTTP_HOST": "127.0.0.1:4566", "CONTENT_TYPE": "application/x-amz-json-1.0",
+               "CONTENT_LENGTH": str(len(body))}
+    for name, value in request.headers.items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    signed = read_signature(environ)
+    assert signed is not None
+
+    def once() -> None:
+        verify(environ, body, read_signature(environ) or signed, "secret", 0.0)
+
+    once()
+    return statistics.median(timed(once, repeat))
 
 
 def run(repeat: int = 300, batch: int = 10) -> list[Row]:
@@ -99,4 +128,6 @@ def run(repeat: int = 300, batch: int = 10) -> list[Row]:
                      "<= 1.3x"))
     rows.append(("one policy decision in the gate (in-process, median of 5000)",
                  f"{evaluation_cost() * 1e6:.0f} us", ""))
+    rows.append(("one SigV4 signature verification (in-process, median of 5000)",
+                 f"{verification_cost() * 1e6:.0f} us", ""))
     return rows

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import requests
-
 from . import emulator, infrastructure, provision
 from .errors import LabError
 from .identity import Identity, TokenCache
+from .kit_api import kit_request
 from .settings import Settings, load_settings
 from .tenants import PASSWORD, TENANTS, Tenant, tenant
+from .why import Explanation, explain
 
 
 @dataclass
@@ -52,10 +52,18 @@ class Lab:
     def bucket(self) -> str:
         return self.settings.name(infrastructure.BUCKET)
 
-    def audit(self, since: int = 0, action: str | None = None,
-              decision: str | None = None) -> list[dict]:
-        """The IAM gate's record of decisions (embedded emulator only), newest last."""
-        return self._audit(since=since, action=action, decision=decision)["events"]
+    def audit(self, since: int = 0, action: str | None = None, decision: str | None = None,
+              **fields: str) -> list[dict]:
+        """The IAM gate's record of decisions (embedded emulator only), newest last.
+
+        Other fields narrow it down too: ``principal=arn``, ``principal_key=access key id``.
+        """
+        return self._audit(since=since, action=action, decision=decision, **fields)["events"]
+
+    def why(self, subject: object) -> Explanation:
+        """Why the account allowed or refused a call: pass the ClientError you caught, an event
+        of ``lab.audit()``, or a boto3 session (its latest call)."""
+        return explain(self, subject)
 
     def audit_mark(self) -> int:
         """The number of the latest audit event, to ask later for what came after it."""
@@ -66,7 +74,7 @@ class Lab:
             raise LabError("The audit trail belongs to the embedded emulator's IAM gate.",
                            "on AWS, look at CloudTrail's AssumeRole and AccessDenied events.")
         params = {k: v for k, v in query.items() if v is not None}
-        response = requests.get(f"{self.settings.endpoint}/_lab/audit", params=params, timeout=10)
+        response = kit_request(self.settings, "GET", "/_lab/audit", params)
         response.raise_for_status()
         return response.json()
 

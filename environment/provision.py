@@ -9,11 +9,10 @@ every reset (notebook outputs depend on it).
 
 from __future__ import annotations
 
-import requests
-
 from . import infrastructure as infra
 from .errors import LabError
 from .identity import Identity
+from .kit_api import kit_request
 from .settings import EMULATOR_ACCOUNT, Settings
 from .tenants import PASSWORD, TENANTS, Tenant
 
@@ -28,13 +27,13 @@ def prepare_clients(settings: Settings) -> None:
 
 
 def seed(settings: Settings) -> None:
-    requests.post(f"{settings.endpoint}/moto-api/seed", params={"a": SEED}, timeout=5)
+    kit_request(settings, "POST", "/moto-api/seed", {"a": SEED}, timeout=5).raise_for_status()
 
 
 def reset(settings: Settings) -> Identity:
     """Back to the provisioned state: everything the labs wrote is gone."""
     if settings.embedded:
-        requests.post(f"{settings.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        kit_request(settings, "POST", "/moto-api/reset").raise_for_status()
     else:
         teardown(settings)
     return ensure(settings)

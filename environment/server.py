@@ -60,12 +60,14 @@ def build_app() -> WSGIApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from .iam.gate import IamGate
+    from .settings import load_settings
 
     moto = DomainDispatcherApplication(create_backend_app)
     if os.environ.get("LAB_IAM_GATE", "1") == "0":  # plain moto, for benchmarks only
         return with_health(moto, time.time())
-    admin_keys = frozenset(os.environ.get("LAB_ADMIN_KEYS", "test").split(","))
-    return with_health(IamGate(moto, admin_keys), time.time())
+    settings = load_settings()  # the kit's own clients sign with the administrator's key
+    return with_health(IamGate(moto, settings.access_key or "test",
+                               settings.secret_key or "test"), time.time())
 
 
 def serve(host: str, port: int) -> None:

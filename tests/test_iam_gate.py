@@ -6,7 +6,6 @@ import json
 
 import boto3
 import pytest
-import requests
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
@@ -229,11 +228,10 @@ def test_an_iam_users_access_key_is_evaluated(lab, iam):
 
 
 def test_the_audit_trail_records_assume_role_and_denials(lab, tenant_role):
-    before = requests.get(f"{lab.settings.endpoint}/_lab/audit", timeout=5).json()["last"]
+    before = lab.audit_mark()
     table = orders_table(lab, session_for(lab, tenant_role, "tenant-d"))
     denied(lambda: table.query(KeyConditionExpression=Key("pk").eq("TENANT#tenant-a")))
-    events = requests.get(f"{lab.settings.endpoint}/_lab/audit", params={"since": before},
-                          timeout=5).json()["events"]
+    events = lab.audit(since=before)
     assumed = [e for e in events if e["action"] == "sts:AssumeRole"]
     assert assumed and assumed[0]["session_tags"] == {"TenantID": "tenant-d"}
     refusal = [e for e in events if e["decision"] == "deny"][0]
@@ -251,5 +249,7 @@ def test_unknown_issued_keys_are_invalid_not_administrators(lab):
 
 
 def test_expiry_is_checked():
-    assert expired(Principal("session", "arn", expires=1.0))
-    assert not expired(Principal("session", "arn", expires=None)) and not expired(ADMIN)
+    assert expired(Principal("session", "arn", expires=1.0), now=2.0)
+    assert not expired(Principal("session", "arn", expires=3.0), now=2.0)
+    assert not expired(Principal("session", "arn", expires=None), now=2.0)
+    assert not expired(ADMIN, now=2.0)

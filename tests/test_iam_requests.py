@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import json
+import pytest
 
-from environment.iam.calls import Call, members, parse_call, signature
+from environment.iam.calls import Call, Unclassifiable
 from environment.iam.requests import authorizations
-
-AUTH = ("AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261123/us-east-1/{service}/aws4_request, "
-        "SignedHeaders=host, Signature=abc")
 
 
 def keys(region: str, table: str, index: str | None) -> str | None:
@@ -70,41 +66,87 @@ def test_get_caller_identity_needs_no_permission():
     assert authorizations(Call("sts", "GetCallerIdentity", "query"), keys) == []
 
 
-def environ(method: str, path: str, service: str, query: str = "", host: str = "127.0.0.1:4566",
-            target: str = "", body: bytes = b"") -> dict:
-    env = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
-           "HTTP_HOST": host, "HTTP_AUTHORIZATION": AUTH.format(service=service),
-           "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
-    if target:
-        env["HTTP_X_AMZ_TARGET"] = target
-    return env
+def s3(operation: str, bucket: str | None, object_key: str | None = None, method: str = "GET",
+       headers: dict | None = None, body: bytes = b"", **params) -> list:
+    return authorizations(Call("s3", operation, "rest-xml", params, bucket=bucket, key=object_key,
+                               method=method, headers=headers or {}, body=body), keys)
 
 
-def parsed(env: dict) -> Call:
-    sig = signature(env)
-    assert sig is not None
-    return parse_call(env, env["wsgi.input"].read(), sig)
-
-
-def test_s3_path_and_virtual_host_addressing():
-    call = parsed(environ("GET", "/docs/tenant-a/x.pdf", "s3"))
-    assert (call.action, call.bucket, call.key) == ("s3:GetObject", "docs", "tenant-a/x.pdf")
-    listing = parsed(environ("GET", "/", "s3", "list-type=2&prefix=tenant-a%2F",
-                             host="docs.localhost:4566"))
-    (request,) = authorizations(listing, keys)
+def test_s3_listing_carries_its_prefix():
+    (request,) = s3("ListBucket", "docs", prefix="tenant-a/")
     assert request.action == "s3:ListBucket" and request.resource == "arn:aws:s3:::docs"
     assert request.context["s3:prefix"] == "tenant-a/"
+    (versions,) = s3("ListBucketVersions", "docs", prefix="tenant-b/")
+    assert versions.context["s3:prefix"] == "tenant-b/"
+    (everything,) = s3("ListAllMyBuckets", None)
+    assert everything.resource == "*"
 
 
-def test_json_query_and_cbor_protocols():
-    body = json.dumps({"QueueUrl": "http://127.0.0.1:4566/123456789012/jobs"}).encode()
-    sqs = parsed(environ("POST", "/", "sqs", target="AmazonSQS.SendMessage", body=body))
-    (request,) = authorizations(sqs, keys)
-    assert request.resource == "arn:aws:sqs:us-east-1:123456789012:jobs"
-    sts = parsed(environ("POST", "/", "sts", body=b"Action=AssumeRole&RoleArn=arn%3Arole&"
-                         b"Tags.member.1.Key=TenantID&Tags.member.1.Value=tenant-a"))
-    assert sts.action == "sts:AssumeRole"
-    assert members(sts.params, "Tags") == [{"Key": "TenantID", "Value": "tenant-a"}]
-    cbor = parsed(environ("POST", "/service/GraniteServiceVersion20100801/operation/"
-                          "PutMetricData", "monitoring"))
-    assert cbor.action == "cloudwatch:PutMetricData" and cbor.protocol == "cbor"
+def test_a_copy_reads_its_source():
+    target, source = s3("PutObject", "docs", "tenant-a/copy", "PUT",
+                        {"x-amz-copy-source": "/docs/tenant-b/secret%20file.txt"})
+    assert target.resource == "arn:aws:s3:::docs/tenant-a/copy"
+    assert (source.action, source.resource) == ("s3:GetObject",
+                                                "arn:aws:s3:::docs/tenant-b/secret file.txt")
+    _, versioned = s3("PutObject", "docs", "tenant-a/p", "PUT",
+                      {"x-amz-copy-source": "docs/tenant-b/x?versionId=7"}, uploadId="u")
+    assert versioned.action == "s3:GetObjectVersion"
+    with pytest.raises(Unclassifiable):
+        s3("PutObject", "docs", "tenant-a/copy", "PUT", {"x-amz-copy-source": "nokey"})
+
+
+def test_a_form_upload_and_a_multi_delete_name_their_objects():
+    (upload,) = s3("PutObject", "docs", None, "POST", key="tenant-b/form.txt")
+    assert upload.resource == "arn:aws:s3:::docs/tenant-b/form.txt"
+    with pytest.raises(Unclassifiable):
+        s3("PutObject", "docs", None, "POST")
+    body = (b"<Delete><Object><Key>tenant-a/1</Key></Object>"
+            b"<Object><Key>tenant-b/2</Key><VersionId>v</VersionId></Object></Delete>")
+    deletes = s3("DeleteObject", "docs", None, "POST", body=body)
+    assert [(r.action, r.resource) for r in deletes] == [
+        ("s3:DeleteObject", "arn:aws:s3:::docs/tenant-a/1"),
+        ("s3:DeleteObjectVersion", "arn:aws:s3:::docs/tenant-b/2")]
+
+
+def test_a_transaction_reads_the_key_moto_reads_not_a_stray_item():
+    (get,) = dynamodb("TransactGetItems", TransactItems=[
+        {"Get": {"TableName": "orders", "Key": {"pk": {"S": "TENANT#tenant-b"}},
+                 "Item": {"pk": {"S": "TENANT#tenant-a"}}}}])
+    assert get.context["dynamodb:LeadingKeys"] == ["TENANT#tenant-b"]
+    with pytest.raises(Unclassifiable):
+        dynamodb("TransactWriteItems", TransactItems=[{"Smuggle": {"TableName": "orders"}}])
+    with pytest.raises(Unclassifiable):
+        dynamodb("BatchWriteItem", RequestItems={"orders": [{"Neither": {}}]})
+
+
+def test_every_event_bus_of_put_events_is_a_resource():
+    buses = authorizations(Call("events", "PutEvents", "json", {"Entries": [
+        {"EventBusName": "tenant-a"}, {"EventBusName": "tenant-b"}, {}]}), keys)
+    assert [r.resource.rsplit("/", 1)[-1] for r in buses] == ["default", "tenant-a", "tenant-b"]
+
+
+def test_a_table_arn_is_the_table_and_a_foreign_arn_is_refused():
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
+    (get,) = dynamodb("GetItem", TableName=arn, Key={"pk": {"S": "T#b"}})
+    assert get.resource == arn and get.context["dynamodb:LeadingKeys"] == ["T#b"]
+    for foreign in ("arn:aws:dynamodb:eu-west-1:123456789012:table/orders",
+                    "arn:aws:dynamodb:us-east-1:999999999999:table/orders", "arn:aws:x"):
+        with pytest.raises(Unclassifiable):
+            dynamodb("GetItem", TableName=foreign, Key={"pk": {"S": "T#b"}})
+
+
+def test_every_equality_on_the_partition_key_counts():
+    (query,) = dynamodb("Query", TableName="orders", KeyConditionExpression="pk = :a AND pk = :b",
+                        ExpressionAttributeValues={":a": {"S": "A"}, ":b": {"S": "B"}})
+    assert query.context["dynamodb:LeadingKeys"] == ["A", "B"]
+    with pytest.raises(Unclassifiable):
+        dynamodb("GetItem", TableName="orders", Key={"pk": {"L": []}})
+
+
+def test_an_update_of_the_partition_key_is_refused():
+    with pytest.raises(Unclassifiable):
+        dynamodb("UpdateItem", TableName="orders", Key={"pk": {"S": "A"}},
+                 AttributeUpdates={"pk": {"Value": {"S": "B"}, "Action": "PUT"}})
+    (update,) = dynamodb("UpdateItem", TableName="orders", Key={"pk": {"S": "A"}},
+                         AttributeUpdates={"n": {"Value": {"N": "1"}, "Action": "PUT"}})
+    assert update.context["dynamodb:LeadingKeys"] == ["A"]

@@ -77,5 +77,9 @@ def test_a_wrong_password_is_a_lab_error_with_advice(lab):
 def test_localstack_client_works_unchanged_against_the_emulator(lab, settings):
     import localstack_client.session
 
-    session = localstack_client.session.Session(localstack_host=f"{settings.host}:{settings.port}")
+    # LocalStack's conventional keys (test/test) are the emulator's administrator; the gate
+    # refuses any other unknown key, such as this Session class's own default "accesskey".
+    session = localstack_client.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test",
+        localstack_host=f"{settings.host}:{settings.port}")
     assert "saas-lab-orders" in session.client("dynamodb").list_tables()["TableNames"]

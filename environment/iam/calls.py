@@ -1,132 +1,142 @@
-"""What an HTTP request to the emulator asks AWS to do.
+"""What moto is about to execute, read from moto's own request handling.
 
-Each service speaks one of a few protocols (JSON with X-Amz-Target, form-encoded
-query, REST for S3, CBOR for CloudWatch). This module turns a request into a
-``Call``: the IAM service prefix, the operation, its parameters, and the region
-and access key from the SigV4 signature.
+The gate does not parse HTTP requests itself. It is called from inside moto's
+dispatch (see ``hook``), after moto has chosen the service, decoded the body
+and resolved the operation; a ``Call`` is built from that same response
+object: the operation from ``_get_action()``, every parameter through moto's
+own ``_get_param``, the region and account moto will use. Two readings of one
+request (the gate's and moto's) are therefore impossible by construction.
 """
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
-CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
-IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
-JSON_SERVICES = {"dynamodb", "sqs", "events", "logs", "cognito-idp", "kms", "secretsmanager",
-                 "ssm", "kinesis", "lambda"}
+# moto's names for S3 actions (from its ACTION_MAP) where IAM's differ.
+S3_ACTIONS = {
+    "HeadBucket": "ListBucket",
+    "ListObjects": "ListBucket",
+    "ListObjectsV2": "ListBucket",
+    "SelectObject": "GetObject",
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
+}
+CBOR_PATH = re.compile(r"^/service/[^/]+/operation/[^/]+$")
 
 
-@dataclass(frozen=True)
-class Signature:
-    access_key_id: str
-    region: str
-    scope_service: str
-
-    @property
-    def prefix(self) -> str:
-        return IAM_PREFIX.get(self.scope_service, self.scope_service)
+class Unclassifiable(Exception):
+    """The gate cannot tell what the request does: it is denied, never forwarded."""
 
 
 @dataclass
 class Call:
+    """One operation as moto will run it."""
+
     service: str  # IAM prefix: dynamodb, s3, sqs, sts, ...
     operation: str  # AWS's name: GetItem, PutObject, AssumeRole, ...
-    protocol: str  # "json" | "query" | "rest-xml" | "cbor"
-    params: dict[str, Any] = field(default_factory=dict)
+    protocol: str  # "json" | "query" | "rest-xml" | "cbor": the format of a denial
+    params: Mapping[str, Any] = field(default_factory=dict)
     region: str = "us-east-1"
     bucket: str | None = None
     key: str | None = None
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    resolved: str = "*"  # the resource ARN moto itself resolved (SQS queues, IAM roles)
 
     @property
     def action(self) -> str:
         return f"{self.service}:{self.operation}"
 
 
-def signature(environ: dict[str, Any]) -> Signature | None:
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    match = CREDENTIAL.search(header)
-    if not match:
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        credential = query.get("X-Amz-Credential", [""])[0]
-        match = CREDENTIAL.search(f"Credential={credential}") if credential else None
-    if not match:
-        return None
-    return Signature(match.group(1), match.group(2), match.group(3))
+class MotoParams(Mapping[str, Any]):
+    """A request's parameters read through moto's ``_get_param``, exactly as its handlers do."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._response._get_param(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        source = getattr(self._response, "params", None) if getattr(
+            self._response, "automated_parameter_parsing", False) else self._response.querystring
+        return iter(source or {})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
-def needs_body(sig: Signature) -> bool:
-    return sig.prefix != "s3"
+def protocol_of(service: str, headers: Mapping[str, str], path: str) -> str:
+    """The wire protocol of a request, which decides the format of its error response."""
+    if service == "s3":
+        return "rest-xml"
+    if CBOR_PATH.match(path):
+        return "cbor"
+    if headers.get("X-Amz-Target") or headers.get("x-amz-target"):
+        return "json"
+    return "query"
 
 
-def parse_call(environ: dict[str, Any], body: bytes, sig: Signature) -> Call:
-    target = environ.get("HTTP_X_AMZ_TARGET", "")
-    path = environ.get("PATH_INFO", "")
-    if sig.prefix == "s3":
-        return _s3_call(environ, sig)
+@lru_cache(maxsize=64)
+def service_model(name: str) -> Any:
+    from moto.core.utils import get_service_model
+
+    return get_service_model(name)
+
+
+def signing_name(response: Any) -> str:
+    """The SigV4 service name AWS expects in the credential scope for this service."""
+    model = service_model(response.boto3_service_name)
+    return model.signing_name or model.endpoint_prefix
+
+
+def _bucket_and_key(resource: str) -> tuple[str | None, str | None]:
+    """moto's S3 resource ``arn:aws:s3:::bucket/key`` (bucket ``*`` when there is none)."""
+    path = resource.split(":::", 1)[-1]
+    bucket, _, key = path.partition("/")
+    return (None if bucket in ("", "*") else bucket), (key or None)
+
+
+def from_moto(response: Any, resource: str) -> Call:
+    """The ``Call`` moto's response object is about to execute; Unclassifiable if unknown."""
+    service = response.service_name or ""
+    operation = response._get_action()
+    if isinstance(operation, list):
+        operation = operation[0] if len(operation) == 1 else ""
+    if not service or not operation or not isinstance(operation, str):
+        raise Unclassifiable("the operation of the request is unknown")
+    headers = response.headers
+    raw = response.raw_body if isinstance(response.raw_body, bytes) else str(
+        response.raw_body or "").encode()
+    call = Call(service, operation, protocol_of(service, headers, response.path),
+                MotoParams(response), response.region, method=response.method,
+                headers=headers, body=raw)
+    if service == "s3":
+        call.operation = S3_ACTIONS.get(operation, operation)
+        call.bucket, call.key = _bucket_and_key(resource)
+        return call
+    if operation not in service_model(response.boto3_service_name).operation_names:
+        raise Unclassifiable(f"{service} has no operation named {operation!r}")
+    call.resolved = resource
+    return call
+
+
+def named_actions(response: Any) -> set[str]:
+    """Every operation name a request states (URL, form body, X-Amz-Target): one at most."""
+    names: set[str] = set()
+    request = response.normalized_request
+    for source in (request.args, request.form):
+        names.update(v for v in source.getlist("Action"))
+    target = response.headers.get("X-Amz-Target")
     if target:
-        params = json.loads(body or b"{}") if body.strip() else {}
-        return Call(sig.prefix, target.rsplit(".", 1)[-1], "json", params, sig.region)
-    if path.startswith("/service/") and "/operation/" in path:
-        return Call(sig.prefix, path.rsplit("/", 1)[-1], "cbor", {}, sig.region)
-    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True) if body else {}
-    form = form or parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    params = {key: values[0] for key, values in form.items()}
-    return Call(sig.prefix, params.get("Action", ""), "query", params, sig.region)
-
-
-def members(params: dict[str, Any], name: str) -> list[Any]:
-    """Query-protocol lists: ``Tags.member.1.Key=...`` becomes ``[{"Key": ...}]``."""
-    found: dict[int, Any] = {}
-    pattern = re.compile(rf"{re.escape(name)}\.member\.(\d+)(?:\.(\w+))?$")
-    for key, value in params.items():
-        match = pattern.match(key)
-        if match:
-            index, field_name = int(match.group(1)), match.group(2)
-            if field_name:
-                found.setdefault(index, {})[field_name] = value
-            else:
-                found[index] = value
-    return [found[i] for i in sorted(found)]
-
-
-def _s3_call(environ: dict[str, Any], sig: Signature) -> Call:
-    method = environ.get("REQUEST_METHOD", "GET")
-    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    path = unquote(environ.get("PATH_INFO", "/"))
-    host = (environ.get("HTTP_HOST") or "").split(":")[0]
-    labels = host.split(".")
-    if len(labels) > 1 and not host.replace(".", "").isdigit() and labels[0] not in (
-            "s3", "localhost", "127"):
-        bucket, key = labels[0], path.lstrip("/") or None  # virtual-hosted style
-    else:
-        parts = path.lstrip("/").split("/", 1)
-        bucket = parts[0] or None
-        key = parts[1] if len(parts) > 1 and parts[1] else None
-    params = {k: v[0] for k, v in query.items()}
-    operation = _s3_operation(method, bucket, key, query)
-    return Call("s3", operation, "rest-xml", params, sig.region, bucket, key)
-
-
-def _s3_operation(method: str, bucket: str | None, key: str | None,
-                  query: dict[str, list[str]]) -> str:
-    if bucket is None:
-        return "ListAllMyBuckets"
-    if key is None:
-        if method == "PUT":
-            return "CreateBucket" if not query else "PutBucketPolicy" if "policy" in query \
-                else "PutBucketConfiguration"
-        if method == "DELETE":
-            return "DeleteBucket"
-        if method == "POST" and "delete" in query:
-            return "DeleteObject"
-        if "policy" in query:
-            return "GetBucketPolicy"
-        if "location" in query:
-            return "GetBucketLocation"
-        return "ListBucket"
-    return {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject",
-            "DELETE": "DeleteObject", "POST": "PutObject"}.get(method, "GetObject")
+        names.add(target.rsplit(".", 1)[-1])
+    return names

@@ -1,239 +1,289 @@
-"""The WSGI middleware that puts IAM in front of moto.
+"""The IAM gate: authentication in front of moto, authorisation inside it.
 
-Requests signed with the administrator's keys (or any key the kit did not
-issue) pass straight through, as on plain moto. Requests signed with
-credentials from an AssumeRole call, or with an IAM user's access key, are
-evaluated against that principal's policies first; a denial never reaches
-moto. Every evaluated call and every AssumeRole is written to an audit trail
-(CloudTrail, in spirit) served at ``/_lab/audit``.
+The WSGI half (this class) reads the request's SigV4 signature, finds the
+principal behind its access key (the kit's administrator, an AssumeRole
+session or an IAM user's key), and verifies the signature, the session token
+and the expiry. Whatever it cannot classify is refused with the service's own
+error. The other half (``hook``) runs inside moto's dispatch and decides on the
+operation, resources and context moto resolved (``decide`` below). Every
+evaluated decision and every AssumeRole goes to an audit trail that only the
+administrator may read at ``/_lab/audit``; ``/moto-api/*`` answers the
+administrator only, as it can wipe or dump the whole account.
 """
 
 from __future__ import annotations
 
+import hmac
 import io
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from .calls import Call, members, needs_body, parse_call, signature
-from .policy import Decision, Request, evaluate, trust_allows
-from .principals import ACCOUNT, Principal, Session, Sessions, expired, iam_backend, resolve
+from .assume import assume_request, may_assume, new_session, session_request
+from .audit import Audit
+from .calls import Call, from_moto, named_actions, protocol_of, signing_name
+from .dynamodb import hash_key, query_keys
+from .hook import CURRENT, Denial, Exchange, Refusal, install
+from .policy import Decision, Request, evaluate
+from .principals import ACCOUNT, ANONYMOUS, Principal, Sessions, expired, resolve
 from .requests import authorizations
 from .responses import error_response, json_response
+from .signing import AuthError, Signed, read_signature, verify
 
 AUDIT_PATH = "/_lab/audit"
+KIT_PATHS = ("/_lab/", "/moto-api", "/favicon.ico")
 WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
+Clock = Callable[[], float]
 
-
-def hash_key(region: str, table: str, index: str | None) -> str | None:
-    """The partition key attribute of a table or index, read from moto's DynamoDB backend."""
-    from moto.dynamodb.models import dynamodb_backends
-
-    found = dynamodb_backends[ACCOUNT][region].tables.get(table)
-    if found is None:
-        return None
-    if index:
-        for candidate in found.indexes + found.global_indexes:
-            if candidate.name == index:
-                return next((k["AttributeName"] for k in candidate.schema
-                             if k["KeyType"] == "HASH"), None)
-        return None
-    return found.hash_key_attr or None
-
-
-class Audit:
-    """The last few thousand decisions, numbered so a reader can ask for what is new."""
-
-    def __init__(self, size: int = 5000) -> None:
-        self._events: deque[dict[str, Any]] = deque(maxlen=size)
-        self._lock = threading.Lock()
-        self._seq = 0
-
-    def add(self, **event: Any) -> None:
-        with self._lock:
-            self._seq += 1
-            self._events.append({"seq": self._seq, "time": time.time(), **event})
-
-    def query(self, since: int = 0, action: str | None = None,
-              decision: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            events = list(self._events)
-        return [e for e in events if e["seq"] > since
-                and (action is None or e["action"].lower() == action.lower())
-                and (decision is None or e["decision"] == decision)]
-
-    @property
-    def last(self) -> int:
-        return self._seq
-
-    def clear(self) -> None:
-        with self._lock:
-            self._events.clear()
+# What AWS serves without a signature (Cognito's user-token and identity-pool APIs).
+PUBLIC_OPERATIONS = {
+    "cognito-idp": frozenset({
+        "InitiateAuth", "RespondToAuthChallenge", "SignUp", "ConfirmSignUp", "ForgotPassword",
+        "ConfirmForgotPassword", "ResendConfirmationCode", "GetUser", "GlobalSignOut",
+        "ChangePassword", "RevokeToken", "UpdateUserAttributes", "DeleteUser",
+        "DeleteUserAttributes", "VerifyUserAttribute", "GetUserAttributeVerificationCode",
+        "SetUserMFAPreference", "SetUserSettings", "AssociateSoftwareToken",
+        "VerifySoftwareToken", "ConfirmDevice", "ForgetDevice", "GetDevice", "ListDevices",
+        "UpdateDeviceStatus"}),
+    "cognito-identity": frozenset({"GetId", "GetOpenIdToken", "GetCredentialsForIdentity",
+                                   "UnlinkIdentity"}),
+}
+# moto issues these credentials without checking the identity token or SAML assertion.
+UNVERIFIABLE = {"sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"}
+SCOPE_SERVICE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/,\s]+)")
 
 
 def read_body(environ: dict[str, Any]) -> bytes:
     """Read the request body once and put it back for moto."""
-    length = environ.get("CONTENT_LENGTH")
+    length = environ.get("CONTENT_LENGTH") or ""
     stream = environ["wsgi.input"]
-    body = stream.read(int(length)) if length else (
-        stream.read() if environ.get("wsgi.input_terminated") else b"")
+    if length:
+        if not length.isdigit():
+            raise AuthError("malformed", f"Content-Length {length!r} is not a number")
+        body = stream.read(int(length))
+    else:
+        body = stream.read() if environ.get("wsgi.input_terminated") else b""
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     return body
 
 
+def guess_service(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, protocol) for an error answered before moto has read the request."""
+    scope = SCOPE_SERVICE.search(environ.get("HTTP_AUTHORIZATION", "")) or SCOPE_SERVICE.search(
+        "Credential=" + parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential",
+                                                                       [""])[0])
+    service = scope.group(1) if scope else ""
+    service = {"monitoring": "cloudwatch"}.get(service, service)
+    headers = {"X-Amz-Target": environ.get("HTTP_X_AMZ_TARGET", "")}
+    path = environ.get("PATH_INFO", "")
+    if not service:
+        form = "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "")
+        service = "" if headers["X-Amz-Target"] or form or "Action=" in environ.get(
+            "QUERY_STRING", "") else "s3"
+    return service, protocol_of(service, headers, path)
+
+
 class IamGate:
-    def __init__(self, app: WSGIApp, admin_keys: frozenset[str] = frozenset({"test"})) -> None:
+    def __init__(self, app: WSGIApp, admin_key: str = "test", admin_secret: str = "test",
+                 clock: Clock = time.time) -> None:
+        install()
         self.app = app
-        self.admin_keys = admin_keys
+        self.admin_key, self.admin_secret = admin_key, admin_secret
+        self.clock = clock
         self.sessions = Sessions()
         self.audit = Audit()
 
+    # --- the WSGI half: authentication --------------------------------------------------------
+
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == AUDIT_PATH:
-            return self._serve_audit(environ, start_response)
-        if path.startswith("/moto-api/reset"):
-            self.sessions.clear()
-            self.audit.clear()
-        sig = signature(environ)
-        if sig is None:
-            return self.app(environ, start_response)  # unsigned: Cognito sign-in, JWKS, moto-api
-        principal = resolve(sig.access_key_id, self.sessions, self.admin_keys)
-        if principal.is_admin and sig.prefix != "sts":
-            return self.app(environ, start_response)
-        body = read_body(environ) if needs_body(sig) else b""
         try:
-            call = parse_call(environ, body, sig)
-        except ValueError:
-            return self.app(environ, start_response)  # malformed: let moto answer as AWS would
-        if call.service == "sts" and call.operation == "AssumeRole":
-            return self._assume_role(call, principal, environ, start_response)
-        if principal.is_admin:
-            return self.app(environ, start_response)
-        if principal.is_invalid or expired(principal):
-            problem = "invalid" if principal.is_invalid else "expired"
-            message = ("The security token included in the request is invalid (issued before "
-                       "the last reset?)" if principal.is_invalid else
-                       "The security token included in the request is expired")
-            self.audit.add(principal=principal.arn, action=call.action, resource="*",
-                           decision="deny", reason=message)
-            return error_response(call, start_response, message, problem)
-        who = principal.context()
-        for question in authorizations(call, hash_key):
-            request = Request(question.action, question.resource, {**who, **question.context})
-            decision = evaluate(request, principal.identity_policies, principal.session_policies)
-            if not decision.allowed:
-                return self._deny(call, principal, request, decision, start_response)
-            self._record(principal, request, decision)
-        return self.app(environ, start_response)
+            return self._handle(environ, start_response)
+        except AuthError as error:
+            return self._refuse(environ, start_response, Denial(error.problem, error.message))
+        except Exception as error:  # never a 500, never a pass
+            return self._refuse(environ, start_response, Denial(
+                "denied", f"the lab's IAM gate could not handle this request "
+                          f"({type(error).__name__}: {error})"))
 
-    # --- denials and the audit trail ----------------------------------------------------------
-
-    def _record(self, principal: Principal, request: Request, decision: Decision,
-                **extra: Any) -> None:
-        leading = request.context.get("dynamodb:LeadingKeys")
-        self.audit.add(principal=principal.arn, action=request.action, resource=request.resource,
-                       decision="allow" if decision.allowed else "deny", reason=decision.reason,
-                       tenant=principal.tags.get("TenantID"),
-                       leading_keys=list(leading) if leading else None, **extra)
-
-    def _deny(self, call: Call, principal: Principal, request: Request, decision: Decision,
-              start_response: Callable) -> Iterable[bytes]:
-        self._record(principal, request, decision)
-        message = (f"User: {principal.arn} is not authorized to perform: {request.action} "
-                   f"on resource: {request.resource} {decision.reason}")
-        return error_response(call, start_response, message)
-
-    def _serve_audit(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        if query.get("events") == "0":  # only the number of the latest event
-            return json_response(start_response, {"last": self.audit.last, "events": []})
-        events = self.audit.query(int(query.get("since", 0) or 0), query.get("action"),
-                                  query.get("decision"))
-        return json_response(start_response, {"last": self.audit.last, "events": events})
-
-    # --- AssumeRole ---------------------------------------------------------------------------
-
-    def _assume_role(self, call: Call, caller: Principal, environ: dict[str, Any],
-                     start_response: Callable) -> Iterable[bytes]:
-        p = call.params
-        role_arn = p.get("RoleArn", "")
-        tags = {t.get("Key", ""): t.get("Value", "") for t in members(p, "Tags")}
-        tags = {**tags, **caller.transitive_tags}  # transitive tags cannot be overridden
-        transitive = frozenset(members(p, "TransitiveTagKeys")) | frozenset(caller.transitive_tags)
-        context = {**caller.context(), "sts:RoleSessionName": p.get("RoleSessionName", ""),
-                   "aws:TagKeys": list(tags), "sts:TransitiveTagKeys": list(transitive),
-                   **{f"aws:RequestTag/{k}": v for k, v in tags.items()}}
-        decision = self._may_assume(caller, role_arn, context, bool(tags))
-        request = Request("sts:AssumeRole", role_arn, context)
-        if not decision.allowed:
-            return self._deny(call, caller, request, decision, start_response)
+    def _handle(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        body = read_body(environ)
+        signed = read_signature(environ)
+        principal = self.authenticate(environ, body, signed)
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(KIT_PATHS):
+            return self._kit(path, principal, environ, start_response)
+        exchange = Exchange(principal, signed, self.decide)
+        token = CURRENT.set(exchange)
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
-        body = b"".join(self.app(environ, capture))
-        start_response(captured["status"], captured["headers"])
-        if captured["status"].startswith("200"):
-            key = self._remember(body, p, role_arn, tags, transitive, caller)
-            self._record(caller, request, decision, session=p.get("RoleSessionName"),
-                         session_tags=tags, access_key_id=key)
-        return [body]
-
-    def _may_assume(self, caller: Principal, role_arn: str, context: dict[str, Any],
-                    tagging: bool) -> Decision:
-        if not caller.is_admin:
-            own = evaluate(Request("sts:AssumeRole", role_arn, context),
-                           caller.identity_policies, caller.session_policies)
-            if not own.allowed:
-                return own
         try:
-            role = iam_backend().get_role_by_arn(role_arn)
-        except Exception:
-            return Decision(False, "because the role does not exist")
-        for action in ("sts:AssumeRole", "sts:TagSession") if tagging else ("sts:AssumeRole",):
-            decision = trust_allows(role.assume_role_policy_document,
-                                    Request(action, role_arn, context), caller.arn,
-                                    caller.account, caller.role_arn)
-            if not decision.allowed:
-                return decision
-        return Decision(True, "allowed")
+            result = self.app(environ, capture)
+        finally:
+            CURRENT.reset(token)
+        if exchange.denial is None and not principal.is_admin and not exchange.decided:
+            exchange.denial = Denial("denied", "the request did not reach the IAM gate's "
+                                               "decision inside the emulator, so it is refused")
+        if exchange.denial is not None:
+            getattr(result, "close", lambda: None)()
+            if principal.kind == "anonymous":
+                # moto routes unsigned calls by guesswork (S3 by default): answer in the
+                # protocol the caller spoke instead.
+                exchange.denial.service = exchange.denial.protocol = ""
+            return self._refuse(environ, start_response, exchange.denial)
 
-    def _remember(self, body: bytes, p: dict[str, Any], role_arn: str, tags: dict[str, str],
-                  transitive: frozenset[str], caller: Principal) -> str | None:
-        """Record the new session; return its access key id (CloudTrail logs it too)."""
-        text = body.decode("utf-8", "replace")
-        key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", text)
-        expiration = re.search(r"<Expiration>([^<]+)</Expiration>", text)
-        if not key:
-            return None
-        expires = time.time() + int(p.get("DurationSeconds") or 3600)
-        if expiration:
-            try:
-                expires = datetime.fromisoformat(expiration.group(1).replace("Z", "+00:00")
-                                                 ).timestamp()
-            except ValueError:
-                pass
-        policies: list[str] = [p["Policy"]] if p.get("Policy") else []
-        iam = iam_backend()
-        for arn in members(p, "PolicyArns"):
-            arn = arn.get("arn") if isinstance(arn, dict) else arn
-            try:
-                policy = iam.get_policy(arn)
-                policies.append(next(v.document for v in policy.versions if v.is_default))
-            except Exception:
-                continue
-        self.sessions.record(Session(
-            access_key_id=key.group(1), role_arn=role_arn,
-            session_name=p.get("RoleSessionName", ""), tags=tags, transitive_keys=transitive,
-            session_policies=tuple(policies) if (p.get("Policy") or members(p, "PolicyArns"))
-            else None, expires=expires, source_arn=caller.arn))
-        return key.group(1)
+        if exchange.assumed is not None and captured["status"].startswith("200"):
+            answer = b"".join(result)
+            getattr(result, "close", lambda: None)()
+            self._remember(answer, exchange.assumed, principal)
+            result = [answer]
+        start_response(captured["status"], captured["headers"])
+        return result
+
+    def authenticate(self, environ: dict[str, Any], body: bytes,
+                     signed: Signed | None) -> Principal:
+        """The verified principal of a request; AuthError when the proof does not hold."""
+        if signed is None:
+            return ANONYMOUS
+        principal = resolve(signed.access_key_id, self.sessions, self.admin_key,
+                            self.admin_secret)
+        if principal.is_invalid or principal.secret is None:
+            raise AuthError("invalid", "The security token included in the request is invalid.")
+        now = self.clock()
+        verify(environ, body, signed, principal.secret, now)
+        if principal.kind == "session":
+            if not signed.token or not hmac.compare_digest(signed.token, principal.token or ""):
+                raise AuthError("invalid", "The security token included in the request is "
+                                           "invalid.")
+        elif signed.token:
+            raise AuthError("invalid", "The security token included in the request is invalid.")
+        if expired(principal, now):
+            self.audit.add(principal=principal.arn, action="*", resource="*", decision="deny",
+                           reason="The security token included in the request is expired")
+            raise AuthError("expired", "The security token included in the request is expired")
+        return principal
+
+    def _refuse(self, environ: dict[str, Any], start_response: Callable,
+                denial: Denial) -> Iterable[bytes]:
+        service, protocol = guess_service(environ)
+        return error_response(denial.service or service, denial.protocol or protocol,
+                              start_response, denial.message, denial.problem)
+
+    def _kit(self, path: str, principal: Principal, environ: dict[str, Any],
+             start_response: Callable) -> Iterable[bytes]:
+        """The kit's own endpoints: the administrator's, signed with the administrator's key."""
+        if not principal.is_admin:
+            return self._refuse(environ, start_response, Denial(
+                "denied", "the lab kit's own endpoints answer only the administrator",
+                "s3", "rest-xml"))
+        if path == AUDIT_PATH:
+            return self._serve_audit(environ, start_response)
+        if path.startswith("/moto-api/reset"):
+            self.sessions.clear()
+            self.audit.clear()
+        return self.app(environ, start_response)
+
+    def _serve_audit(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if query.get("events") == "0":  # only the number of the latest event
+            return json_response(start_response, {"last": self.audit.last, "events": []})
+        since = int(query.pop("since", 0) or 0)
+        events = self.audit.query(since, **query)
+        return json_response(start_response, {"last": self.audit.last, "events": events})
+
+    # --- the half inside moto: authorisation ---------------------------------------------------
+
+    def decide(self, response: Any, resource: str, exchange: Exchange) -> None:
+        """Allow what moto is about to execute, or raise Refusal. Called by ``hook``."""
+        principal = exchange.principal
+        if principal.is_admin and response.service_name != "sts":
+            return
+        call = from_moto(response, resource)
+        if not principal.is_admin:
+            self._consistent(response, call, exchange.signed)
+        if call.operation in PUBLIC_OPERATIONS.get(call.service, ()):
+            return  # AWS does not ask IAM about these, signed or not
+        if principal.kind == "anonymous":
+            raise Refusal("unsigned", "Request is missing Authentication Token" if
+                          call.service != "s3" else "Access Denied")
+        if call.action in UNVERIFIABLE:
+            raise Refusal("denied", f"{call.action} is not supported by the lab's IAM gate: the "
+                                    "emulator does not verify identity tokens")
+        if call.action == "sts:AssumeRole":
+            exchange.assumed = self._assume_role(
+                call, principal, exchange.signed.access_key_id if exchange.signed else None)
+            return
+        if principal.is_admin:
+            return
+        who = principal.context()
+        key = exchange.signed.access_key_id if exchange.signed else None
+        for question in authorizations(call, hash_key, query_keys):
+            request = Request(question.action, question.resource, {**who, **question.context})
+            decision = evaluate(request, principal.identity_policies,
+                                principal.session_policies)
+            self._record(principal, request, decision, key)
+            if not decision.allowed:
+                raise Refusal("denied", self._message(principal, request, decision))
+
+    @staticmethod
+    def _consistent(response: Any, call: Call, signed: Signed | None) -> None:
+        """What the request states in two places must agree, as AWS insists it does."""
+        names = named_actions(response)
+        if call.service != "s3" and (len(names) > 1 or (names and call.operation not in names)):
+            raise Refusal("denied", "the request names more than one operation: "
+                                    f"{sorted(names | {call.operation})}")
+        if response.current_account != ACCOUNT:
+            raise Refusal("denied", "the request addresses another account")
+        if signed is None:
+            return
+        if signed.region != call.region:
+            raise Refusal("signature", f"Credential should be scoped to a valid region: the "
+                                       f"request goes to {call.region}, the credential scope "
+                                       f"says {signed.region}")
+        expected = signing_name(response)
+        if signed.service != expected:
+            raise Refusal("signature", f"Credential should be scoped to correct service: "
+                                       f"'{expected}'.")
+
+    def _assume_role(self, call: Call, caller: Principal, key: str | None) -> dict[str, Any]:
+        wanted = session_request(call.params, caller)
+        request = assume_request(wanted, caller)
+        decision = may_assume(caller, request, bool(wanted["tags"]))
+        if not decision.allowed:
+            self._record(caller, request, decision, key)
+            raise Refusal("denied", self._message(caller, request, decision))
+        wanted["request"], wanted["decision"], wanted["caller_key"] = request, decision, key
+        return wanted
+
+    def _remember(self, answer: bytes, wanted: dict[str, Any], caller: Principal) -> None:
+        session = new_session(answer, wanted)
+        if session is None:
+            return
+        self.sessions.record(session)
+        self._record(caller, wanted["request"], wanted["decision"], wanted["caller_key"],
+                     session=session.session_name, session_tags=session.tags,
+                     access_key_id=session.access_key_id)
+
+    # --- the audit trail -----------------------------------------------------------------------
+
+    @staticmethod
+    def _message(principal: Principal, request: Request, decision: Decision) -> str:
+        return (f"User: {principal.arn} is not authorized to perform: {request.action} "
+                f"on resource: {request.resource} {decision.reason}")
+
+    def _record(self, principal: Principal, request: Request, decision: Decision,
+                key: str | None = None, **extra: Any) -> None:
+        """One audit event; its decision record is computed only if someone reads it."""
+        leading = request.context.get("dynamodb:LeadingKeys")
+        self.audit.add(principal=principal.arn, principal_key=key,
+                       principal_tags=dict(principal.tags), action=request.action,
+                       resource=request.resource,
+                       decision="allow" if decision.allowed else "deny", reason=decision.reason,
+                       reason_type=decision.reason_type, tenant=principal.tags.get("TenantID"),
+                       leading_keys=list(leading) if leading else None, detail=decision, **extra)

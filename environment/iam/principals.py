@@ -10,8 +10,8 @@ records itself when it sees the call succeed.
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC
 from typing import Any
 
 from ..settings import EMULATOR_ACCOUNT as ACCOUNT
@@ -31,6 +31,7 @@ class Session:
     session_policies: tuple[str, ...] | None
     expires: float
     source_arn: str
+    token: str = ""  # the SessionToken every request signed with this key must carry
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Principal:
     expires: float | None = None
     role_arn: str | None = None
     transitive_tags: dict[str, str] = field(default_factory=dict)
+    secret: str | None = field(default=None, repr=False)  # to verify signatures with
+    token: str | None = field(default=None, repr=False)  # required with a session's key
 
     @property
     def is_admin(self) -> bool:
@@ -73,7 +76,12 @@ class Principal:
 
 
 ADMIN = Principal("admin", f"arn:aws:iam::{ACCOUNT}:root", userid=ACCOUNT)
-ISSUED_KEY_PREFIXES = ("ASIA", "AKIA")  # what STS and IAM hand out
+ANONYMOUS = Principal("anonymous", "anonymous")
+
+
+def administrator(secret: str) -> Principal:
+    """The account's administrator: the kit's own configured key, and only that key."""
+    return replace(ADMIN, secret=secret)
 
 
 class Sessions:
@@ -118,27 +126,41 @@ def tag_dict(tags: Any) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or []}
 
 
-def resolve(access_key_id: str, sessions: Sessions, admin_keys: frozenset[str]) -> Principal:
-    """The principal behind an access key.
+def resolve(access_key_id: str, sessions: Sessions, admin_key: str,
+            admin_secret: str) -> Principal:
+    """The principal behind an access key, with the secret and token its requests must prove.
 
-    Keys that look issued (ASIA..., AKIA...) but that nobody knows, for example
-    a session from before a reset, are invalid, never the administrator: a
-    stale credential must not gain access. Any other key acts as the account's
-    administrator, as everything does on plain moto.
+    Only the kit's configured administrator key is the administrator. A key that
+    neither STS nor IAM issued (or issued before a reset) is invalid: a stale or
+    invented credential must not gain access.
     """
-    if access_key_id in admin_keys:
-        return ADMIN
+    if access_key_id == admin_key:
+        return administrator(admin_secret)
     iam = iam_backend()
     session = sessions.get(access_key_id)
     key = iam.access_keys.get(access_key_id)
+    if key is None or getattr(key, "status", "Active") != "Active":
+        return Principal("invalid", f"unknown access key {access_key_id}")
     role_arn = session.role_arn if session else getattr(key, "role_arn", None)
     if role_arn:
-        return _session_principal(iam, role_arn, session)
-    if key is not None and getattr(key, "user_name", None):
-        return _user_principal(iam, key.user_name)
-    if access_key_id.startswith(ISSUED_KEY_PREFIXES):
-        return Principal("invalid", f"unknown access key {access_key_id}")
-    return ADMIN
+        token, expires = (session.token, session.expires) if session else moto_session(
+            access_key_id)
+        return replace(_session_principal(iam, role_arn, session),
+                       secret=key.secret_access_key, token=token, expires=expires)
+    if getattr(key, "user_name", None):
+        return replace(_user_principal(iam, key.user_name), secret=key.secret_access_key)
+    return Principal("invalid", f"unknown access key {access_key_id}")
+
+
+def moto_session(access_key_id: str) -> tuple[str, float]:
+    """The session token and expiry moto gave a temporary key (for sessions the gate did not
+    record itself, e.g. from before a restart of the gate's bookkeeping)."""
+    from moto.sts.models import sts_backends
+
+    role = sts_backends[ACCOUNT][PARTITION].get_assumed_role_from_access_key(access_key_id)
+    if role is None:
+        return "", 0.0  # no token can match, and it is long expired
+    return role.session_token, role.expiration.replace(tzinfo=UTC).timestamp()
 
 
 def _session_principal(iam: Any, role_arn: str, session: Session | None) -> Principal:
@@ -175,5 +197,5 @@ def _user_principal(iam: Any, user_name: str) -> Principal:
                      tags=tag_dict(getattr(user, "tags", {})), identity_policies=policies)
 
 
-def expired(principal: Principal) -> bool:
-    return principal.expires is not None and principal.expires < time.time()
+def expired(principal: Principal, now: float) -> bool:
+    return principal.expires is not None and principal.expires < now

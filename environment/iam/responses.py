@@ -7,8 +7,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from xml.sax.saxutils import escape
 
-from .calls import Call
-
 QUERY_CODES = {"sns": "AuthorizationError"}
 # Services that moved from the query protocol to JSON and keep their old error codes: boto3
 # reads those codes from the x-amzn-query-error header.
@@ -33,40 +31,48 @@ def cbor_text_map(items: dict[str, str]) -> bytes:
     return bytes(out)
 
 
-# Per problem: (query and CBOR code, JSON exception, S3 code, HTTP status of denials).
+# Per problem: (query and CBOR code, JSON exception, S3 code, S3 HTTP status), as AWS answers.
 PROBLEMS = {
-    "denied": ("AccessDenied", "AccessDeniedException", "AccessDenied"),
-    "expired": ("ExpiredToken", "ExpiredTokenException", "ExpiredToken"),
-    "invalid": ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId"),
+    "denied": ("AccessDenied", "AccessDeniedException", "AccessDenied", 403),
+    "expired": ("ExpiredToken", "ExpiredTokenException", "ExpiredToken", 400),
+    "invalid": ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId",
+                403),
+    "signature": ("SignatureDoesNotMatch", "InvalidSignatureException", "SignatureDoesNotMatch",
+                  403),
+    "unsigned": ("MissingAuthenticationToken", "MissingAuthenticationTokenException",
+                 "AccessDenied", 403),
+    "malformed": ("IncompleteSignature", "IncompleteSignatureException",
+                  "AuthorizationHeaderMalformed", 400),
+    "sigv2": ("IncompleteSignature", "IncompleteSignatureException", "InvalidRequest", 400),
 }
 
 
-def error_response(call: Call, start_response: Callable, message: str,
+def error_response(service: str, protocol: str, start_response: Callable, message: str,
                    problem: str = "denied") -> Iterable[bytes]:
+    """An error in the service's own protocol, with the code AWS gives for ``problem``."""
     request_id = str(uuid.uuid4())
-    code, exception, s3_code = PROBLEMS[problem]
-    expired = problem != "denied"
-    if call.protocol == "json":
+    code, exception, s3_code, s3_status = PROBLEMS[problem]
+    if protocol == "json":
         body = json.dumps({"__type": f"com.amazon.coral.service#{exception}",
                            "message": message, "Message": message}).encode()
         headers = [("Content-Type", "application/x-amz-json-1.0"),
                    ("x-amzn-RequestId", request_id)]
-        if call.service in QUERY_COMPATIBLE:
+        if service in QUERY_COMPATIBLE:
             headers.append(("x-amzn-query-error", f"{code};Sender"))
         status = "400 Bad Request"
-    elif call.protocol == "cbor":
+    elif protocol == "cbor":
         body = cbor_text_map({"__type": code, "message": message})
         headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
                    ("x-amzn-query-error", f"{code};Sender")]
         status = "400 Bad Request"
-    elif call.protocol == "rest-xml":
+    elif protocol == "rest-xml":
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{s3_code}</Code>'
                 f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId>"
                 "</Error>").encode()
         headers = [("Content-Type", "application/xml")]
-        status = "400 Bad Request" if expired else "403 Forbidden"
+        status = "400 Bad Request" if s3_status == 400 else "403 Forbidden"
     else:
-        code = code if expired else QUERY_CODES.get(call.service, code)
+        code = QUERY_CODES.get(service, code) if problem == "denied" else code
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
                 f"<Message>{escape(message)}</Message></Error>"
                 f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
