@@ -99,7 +99,8 @@ class Explanation:
                  + "".join(rows) + "</tbody></table>")
         foot = (f"<p>{e(_role(r))} <b>{e(r.deciding.name)}</b></p>"
                 if r.deciding is not None else "")
-        return "".join(head) + table + foot
+        # mathjax_ignore: JupyterLab would typeset a policy's ${...} variables as LaTeX.
+        return '<div class="mathjax_ignore">' + "".join(head) + table + foot + "</div>"
 
 
 def _condition_cells(s: StatementRecord, c: ConditionRecord | None) -> str:
