@@ -72,8 +72,11 @@ def policy_mutants(s):
         ("an action family Get*/Update*/Put*", policy_with(s, Action=[
             "dynamodb:Get*", "dynamodb:Put*", "dynamodb:Update*", "dynamodb:DeleteItem",
             "dynamodb:Query"]), "every other DynamoDB action"),
+        ("NotAction Scan: PartiQL still scans", policy_with(
+            s, Action=None, NotAction=["dynamodb:Scan"]), "a Scan"),
         ("NotAction instead of Action", policy_with(
-            s, Action=None, NotAction=["dynamodb:Scan"]), "every other DynamoDB action"),
+            s, Action=None, NotAction=["dynamodb:Scan", "dynamodb:PartiQLSelect"]),
+         "every other DynamoDB action"),
         ("a trailing star admits lookalikes", policy_with(
             s, Condition=condition(f"TENANT#{TAG}*")), "lookalike"),
         ("a star on both sides", policy_with(s, Condition=condition(f"*{TAG}*")), "lookalike"),
@@ -81,7 +84,7 @@ def policy_mutants(s):
          "own partitions"),
         ("hard-codes tenant-a", policy_with(
             s, Condition=condition("TENANT#tenant-a", "TENANT#tenant-a#*")), "own partitions"),
-        ("every table", policy_with(s, Resource="*"), "other resources"),
+        ("every table", policy_with(s, Resource="*"), "the table ARN it is given"),
         ("a Resource wildcard beyond the table", policy_with(s, Resource=lambda arn: f"{arn}*"),
          "other resources"),
         ("no condition at all", policy_with(s, Condition=None), "other tenants' partitions"),
@@ -147,13 +150,14 @@ def vendor_mutants(s):
 
         def vend_credentials(token, now=None):
             now = (clock or (lambda: now or datetime.now(UTC)))()
-            if assume_first:
+            if assume_first:  # the claim is read first, verified only after STS answered
                 tenant = jwt.decode(token, options={"verify_signature": False}).get(
                     "custom:tenant_id", "")
-                if tenant not in cache:
+                cached = cache.get(tenant)
+                if cached is None or cached["Expiration"] - now <= margin:
                     fresh = assume(tenant, **assume_args)
-                    tenant = verify(lab.identity, token)["custom:tenant_id"]
                     cache[tenant] = fresh
+                verify(lab.identity, token)
                 return cache[tenant]
             tenant = claims_of(token)["custom:tenant_id"]
             key = key_of(token, tenant)
@@ -190,7 +194,7 @@ def vendor_mutants(s):
          "credentials for bob"),
         ("trusts the token without verifying it", vendor(
             claims_of=lambda token: jwt.decode(token, options={"verify_signature": False})),
-         "custom:tenant_id was edited"),
+         "refuses"),
         ("checks only the signature", vendor(claims_of=signature_only), "another user pool"),
         ("accepts expired tokens", vendor(claims_of=no_expiry_check), "expired"),
         ("calls STS before verifying", vendor(assume_first=True), "no call to STS"),
@@ -258,7 +262,7 @@ def table_mutants(s):
          "all three parts"),
         ("builds one table for every tenant", (vend, built_once), "tenant-b reaches"),
         ("alice's credentials for everyone", (vend, lambda c: table(alice)), "tenant-b reaches"),
-        ("another region", (vend, lambda c: table(c, region="eu-west-1")), "tenant-a reaches"),
+        ("another region", (vend, lambda c: table(c, region="eu-west-1")), "in its region"),
         ("the broad role's credentials", (broad_vendor, s["scoped_orders_table"]),
          "cross-tenant"),
     ], [
@@ -317,8 +321,13 @@ def session_mutants(s):
         ("s3:* on its own prefix", with_statements(
             objects(lambda t, b: f"arn:aws:s3:::{b}/{t}/*", ("s3:*",)), keep=(1,)),
          "other actions"),
-        ("every bucket", with_statements(
-            objects(lambda t, b: f"arn:aws:s3:::*/{t}/*"), keep=(1,)), "other buckets"),
+        ("any bucket's folder of that name", with_statements(
+            objects(lambda t, b: f"arn:aws:s3:::*/{t}/*"), keep=(1,)), "other tenants' objects"),
+        ("a bucket name with a star", with_statements(
+            objects(lambda t, b: f"arn:aws:s3:::{b}*/{t}/*"), keep=(1,)),
+         "other tenants' objects"),
+        ("lists every bucket", with_statements(own_objects, lambda t, b: {
+            **own_listing(t, b), "Resource": "arn:aws:s3:::*"}), "other buckets"),
         ("hard-codes tenant-a", lambda t, b: right("tenant-a", b), "its own prefix"),
         ("hard-codes the lab's bucket", lambda t, b: right(t, s["lab"].bucket),
          "its own prefix"),
