@@ -112,7 +112,7 @@ TOLERATED_OBJECT_ACTIONS = (
     "s3:PutObjectTagging", "s3:DeleteObjectTagging", "s3:GetObjectAttributes",
     "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:RestoreObject",
     "s3:GetObjectVersionTagging", "s3:GetObjectVersionAttributes")
-LISTING = ("s3:ListBucket", "s3:ListBucketVersions")
+LISTING = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
 EXTRA_S3_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads",
                     "s3:ListMultipartUploadParts", "s3:ListAllMyBuckets", "s3:GetObjectVersion",
                     "s3:DeleteObjectVersion", "s3:PutObjectVersionAcl", "s3:GetObjectVersionAcl",
@@ -163,12 +163,23 @@ def lookalike_prefixes(tenant: str, bucket: str) -> list[Question]:
     return _objects(bucket, keys, s3_actions()) + _listings(bucket, prefixes)
 
 
+def _object_level(action: str) -> bool:
+    return "Object" in action or "Multipart" in action or action.endswith(("Part", "Parts"))
+
+
+def _harmless_on_own(action: str) -> bool:
+    """Reading, writing, deleting and tagging one's own documents; reading their metadata."""
+    return (action in OBJECT_READ_WRITE or action in TOLERATED_OBJECT_ACTIONS
+            or action.startswith("s3:GetObject") or action in (
+                "s3:CreateMultipartUpload", "s3:UploadPart", "s3:CompleteMultipartUpload",
+                "s3:HeadObject", "s3:SelectObjectContent"))
+
+
 def other_actions_own(tenant: str, bucket: str) -> list[Question]:
-    """On its own documents, only reading, writing and the tolerated housekeeping; on the
-    bucket, only listing."""
-    allowed_on_objects = set(OBJECT_READ_WRITE) | set(TOLERATED_OBJECT_ACTIONS)
+    """On its own documents, nothing that changes who may read them or how long they are
+    locked (ACLs, retention, legal holds); on the bucket, only listing."""
     objects = _objects(bucket, (f"{tenant}/report.txt",),
-                       [a for a in s3_actions() if a not in allowed_on_objects])
+                       [a for a in s3_actions() if _object_level(a) and not _harmless_on_own(a)])
     on_bucket = [Question(action, f"arn:aws:s3:::{bucket}", context)
                  for action in s3_actions() if action not in LISTING
                  for context in ({}, {"s3:prefix": f"{tenant}/"})]

@@ -16,6 +16,8 @@ import boto3
 import jwt
 import mutants
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 
 from checks import run
 from checks.notebook_code import exercise_ids, functions_for, namespace, solution_path
@@ -103,6 +105,16 @@ def policy_mutants(s):
         ("a default for the tag", policy_with(s, Condition=condition(
             "TENANT#${aws:PrincipalTag/TenantID, 'tenant-a'}",
             "TENANT#${aws:PrincipalTag/TenantID, 'tenant-a'}#*")), "without a TenantID tag"),
+        ("an empty default for the tag", policy_with(s, Condition=condition(
+            "TENANT#${aws:PrincipalTag/TenantID, ''}",
+            "TENANT#${aws:PrincipalTag/TenantID, ''}#*")), "without a TenantID tag"),
+        ("a condition on the tag, not on the key", policy_with(s, Condition={
+            "StringLike": {"aws:PrincipalTag/TenantID": "tenant-*"}}),
+         "other tenants' partitions"),
+        ("allows reading the table's metadata too", policy_with(s, Action=[
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+            "dynamodb:Query", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]),
+         "every other DynamoDB action"),
         ("no Version: policy variables stay literal text", no_version, "a policy document"),
         ("ignores the table ARN it is given", ignores_arn, "the table ARN it is given"),
         ("returns JSON text", lambda arn: "{}", "a policy document"),
@@ -129,6 +141,8 @@ def policy_benign(s):
             "TENANT#${aws:PrincipalTag/tenantid}", "TENANT#${aws:PrincipalTag/tenantid}#*"))),
         ("its indexes too, with the condition", policy_with(
             s, Resource=lambda arn: [arn, f"{arn}/index/*"])),
+        ("Resource '*' cut back by a Deny on NotResource", policy_with(s, Resource="*", extra=[
+            lambda arn: {"Effect": "Deny", "Action": "dynamodb:*", "NotResource": arn}])),
     ]
 
 
@@ -183,6 +197,18 @@ def vendor_mutants(s):
         creds = s["vend_credentials"](token, now=now)
         return {k: v for k, v in creds.items() if k != "SessionToken"}
 
+    def swallowing(token, now=None):
+        try:
+            return s["vend_credentials"](token, now=now)
+        except Exception:
+            return None
+
+    def fallback(token):
+        try:
+            return verify(lab.identity, token)
+        except jwt.InvalidTokenError:
+            return jwt.decode(token, options={"verify_signature": False})
+
     def old_signature(token):
         return s["vend_credentials"](token)
 
@@ -207,11 +233,15 @@ def vendor_mutants(s):
         ("returns the whole response", whole_response, "credentials for alice"),
         ("drops the session token", without_token, "credentials for alice"),
         ("takes no clock", old_signature, "takes a clock"),
+        ("returns None for a token that does not verify", swallowing, "refuses"),
+        ("falls back to reading the token unverified", vendor(claims_of=fallback), "refuses"),
     ], [
         ("the solution", s["vend_credentials"]),
         ("a tag key that differs in case", vendor(tag_key="tenantid")),
         ("a ten-minute margin", vendor(margin=timedelta(minutes=10))),
         ("a margin of two and a half minutes", vendor(margin=timedelta(minutes=2.5))),
+        ("strips a 'Bearer ' prefix itself", vendor(claims_of=lambda token: verify(
+            lab.identity, token.removeprefix("Bearer ")))),
     ]
 
 
@@ -263,6 +293,10 @@ def table_mutants(s):
         ("builds one table for every tenant", (vend, built_once), "tenant-b reaches"),
         ("alice's credentials for everyone", (vend, lambda c: table(alice)), "tenant-b reaches"),
         ("another region", (vend, lambda c: table(c, region="eu-west-1")), "in its region"),
+        ("unsigned requests", (vend, lambda c: boto3.resource(
+            "dynamodb", endpoint_url=lab.settings.endpoint, region_name=lab.settings.region,
+            config=Config(signature_version=UNSIGNED)).Table(orders)),
+         "with the vended credentials"),
         ("the broad role's credentials", (broad_vendor, s["scoped_orders_table"]),
          "cross-tenant"),
     ], [
@@ -280,7 +314,7 @@ def table_mutants(s):
 def session_mutants(s):
     right = s["session_policy"]
 
-    def with_statements(*statements, keep=(0, 1)):
+    def with_statements(*statements, keep=()):
         def session_policy(tenant, bucket):
             kept = [right(tenant, bucket)["Statement"][i] for i in keep]
             return {"Version": "2012-10-17",
@@ -309,14 +343,24 @@ def session_mutants(s):
             lambda t: {"StringLikeIfExists": {"s3:prefix": f"{t}/*"}})), "the whole bucket"),
         ("a listing prefix without its slash", with_statements(own_objects, listing(
             lambda t: {"StringLike": {"s3:prefix": f"{t}*"}})), "lookalike prefix"),
+        ("ForAllValues on s3:prefix", with_statements(own_objects, listing(
+            lambda t: {"ForAllValues:StringLike": {"s3:prefix": f"{t}/*"}})),
+         "the whole bucket"),
+        ("Put* on its own prefix (ACLs, retention)", with_statements(objects(
+            lambda t, b: f"arn:aws:s3:::{b}/{t}/*", ("s3:GetObject", "s3:Put*")), keep=(1,)),
+         "other actions"),
+        ("ListBucket on the object ARN", with_statements(
+            own_objects, lambda t, b: {**own_listing(t, b), "Resource": f"arn:aws:s3:::{b}/*"}),
+         "its own prefix"),
         ("keeps the role's DynamoDB rights", with_statements(
-            lambda t, b: {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}),
+            lambda t, b: {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
+            keep=(0, 1)),
          "DynamoDB"),
         ("the whole bucket's objects", with_statements(
             objects(lambda t, b: f"arn:aws:s3:::{b}/*"), keep=(1,)),
          "other tenants' objects"),
         ("DeleteObject on the whole bucket", with_statements(
-            objects(lambda t, b: f"arn:aws:s3:::{b}/*", ("s3:DeleteObject",))),
+            objects(lambda t, b: f"arn:aws:s3:::{b}/*", ("s3:DeleteObject",)), keep=(0, 1)),
          "other tenants' objects"),
         ("s3:* on its own prefix", with_statements(
             objects(lambda t, b: f"arn:aws:s3:::{b}/{t}/*", ("s3:*",)), keep=(1,)),
@@ -337,6 +381,8 @@ def session_mutants(s):
         ("DeleteObject on its own prefix too", with_statements(objects(
             lambda t, b: f"arn:aws:s3:::{b}/{t}/*", ("s3:GetObject", "s3:PutObject",
                                                      "s3:DeleteObject")), keep=(1,))),
+        ("s3:Get* and PutObject on its own prefix", with_statements(objects(
+            lambda t, b: f"arn:aws:s3:::{b}/{t}/*", ("s3:Get*", "s3:PutObject")), keep=(1,))),
         ("an exact prefix or one below it", with_statements(own_objects, listing(
             lambda t: {"StringLike": {"s3:prefix": [f"{t}/", f"{t}/*"]}}))),
     ]
