@@ -120,9 +120,32 @@ EXTRA_S3_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMult
                     "s3:BypassGovernanceRetention", "s3:PutBucketObjectLockConfiguration")
 
 
+# S3 operations whose IAM action has another name (the rest are named as they are called).
+S3_IAM_NAMES = (
+    ("HeadObject", "GetObject"), ("SelectObjectContent", "GetObject"), ("CopyObject", "PutObject"),
+    ("CreateMultipartUpload", "PutObject"), ("UploadPart", "PutObject"),
+    ("UploadPartCopy", "PutObject"), ("CompleteMultipartUpload", "PutObject"),
+    ("DeleteObjects", "DeleteObject"), ("HeadBucket", "ListBucket"), ("ListObjects", "ListBucket"),
+    ("ListObjectsV2", "ListBucket"), ("ListObjectVersions", "ListBucketVersions"),
+    ("ListMultipartUploads", "ListBucketMultipartUploads"),
+    ("ListParts", "ListMultipartUploadParts"), ("ListBuckets", "ListAllMyBuckets"),
+    ("ListDirectoryBuckets", "ListAllMyBuckets"),
+    ("GetObjectLockConfiguration", "GetBucketObjectLockConfiguration"),
+    ("PutObjectLockConfiguration", "PutBucketObjectLockConfiguration"),
+    ("GetPublicAccessBlock", "GetBucketPublicAccessBlock"),
+    ("PutPublicAccessBlock", "PutBucketPublicAccessBlock"),
+    ("DeletePublicAccessBlock", "PutBucketPublicAccessBlock"),
+    ("GetBucketLifecycleConfiguration", "GetLifecycleConfiguration"),
+    ("PutBucketLifecycleConfiguration", "PutLifecycleConfiguration"),
+    ("GetBucketEncryption", "GetEncryptionConfiguration"),
+    ("PutBucketEncryption", "PutEncryptionConfiguration"),
+    ("GetBucketReplication", "GetReplicationConfiguration"),
+    ("PutBucketReplication", "PutReplicationConfiguration"))
+
+
 def s3_actions() -> tuple[str, ...]:
-    """Every S3 API operation as an action, plus the IAM actions that are not API names."""
-    return tuple(sorted(set(actions_of("s3")) | set(EXTRA_S3_ACTIONS)))
+    """Every S3 API operation as its IAM action, plus the IAM actions that are not API names."""
+    return tuple(sorted(set(actions_of("s3", renamed=S3_IAM_NAMES)) | set(EXTRA_S3_ACTIONS)))
 
 
 def _objects(bucket: str, keys: Iterable[str], actions: Iterable[str]) -> list[Question]:
@@ -164,15 +187,14 @@ def lookalike_prefixes(tenant: str, bucket: str) -> list[Question]:
 
 
 def _object_level(action: str) -> bool:
-    return "Object" in action or "Multipart" in action or action.endswith(("Part", "Parts"))
+    return "Bucket" not in action and (
+        "Object" in action or "Multipart" in action or action.endswith(("Part", "Parts")))
 
 
 def _harmless_on_own(action: str) -> bool:
     """Reading, writing, deleting and tagging one's own documents; reading their metadata."""
     return (action in OBJECT_READ_WRITE or action in TOLERATED_OBJECT_ACTIONS
-            or action.startswith("s3:GetObject") or action in (
-                "s3:CreateMultipartUpload", "s3:UploadPart", "s3:CompleteMultipartUpload",
-                "s3:HeadObject", "s3:SelectObjectContent"))
+            or action.startswith("s3:GetObject"))
 
 
 def other_actions_own(tenant: str, bucket: str) -> list[Question]:

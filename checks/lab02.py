@@ -53,7 +53,8 @@ def _judged(t: Trial, policy: dict, questions: Sequence[Question], expect_allowe
                          "statements are dicts with Effect, Action, Resource and Condition."
                          ) from None
     expected = "allowed" if expect_allowed else "denied"
-    t.expect(not wrong, f"all {len(questions)} requests {expected}",
+    count = f"all {len(questions)} requests" if len(questions) > 1 else "the request"
+    t.expect(not wrong, f"{count} {expected}",
              summary(wrong, "denied" if expect_allowed else "allowed") if wrong else "",
              hint=hint, code_hint=code_hint)
 
@@ -86,7 +87,8 @@ def check_tenant_policy(tenant_policy, t: Trial) -> None:
         ledger = table.replace(lab.settings.name("orders"), lab.settings.name(
             stranger.replace("tenant", "ledger")))
         other = _policy(t, tenant_policy, ledger)
-        hint = "use the table_arn argument: the same function serves other tables and accounts."
+        hint = ("Resource is the table_arn argument, no wildcard: the same function serves "
+                "other tables, and a policy built for one table must not open another.")
         _judged(t, other, q.own_partitions(ledger, "tenant-a")[:1], True, hint,
                 code_hint="\"Resource\": table_arn")
         _judged(t, other, q.own_partitions(table, "tenant-a")[:1], False, hint,
@@ -137,8 +139,8 @@ def check_tenant_policy(tenant_policy, t: Trial) -> None:
         _judged(t, policy, q.untagged(table, lab_tenants + [stranger]), False,
                 hint="a session without the tag must match nothing: no default value in the "
                      "policy variable, no pattern that matches without the tag.",
-                code_hint="write ${aws:PrincipalTag/TenantID} with no default ('${...,"
-                          " 'tenant-a'}'): a missing tag then matches nothing.")
+                code_hint="write exactly ${aws:PrincipalTag/TenantID}, with no ', default' "
+                          "inside the braces: a missing tag then matches nothing.")
 
 
 @exercise(
@@ -337,8 +339,9 @@ def check_session_policy(session_policy, t: Trial) -> None:
             if (tenant, bucket) not in policies:
                 policies[tenant, bucket] = _policy(t, session_policy, tenant, bucket)
             _judged(t, policies[tenant, bucket], q.own_prefix(tenant, bucket), True,
-                    hint="the policy is built per request from its arguments: the tenant and "
-                         "the bucket it is given.",
+                    hint="objects are read and written under <bucket>/<tenant>/, and listing "
+                         "is an action on the bucket's own ARN (no slash), limited by prefix; "
+                         "both built from the arguments, the tenant and bucket it is given.",
                     code_hint="f'arn:aws:s3:::{bucket}/{tenant_id}/*' for the objects, "
                               f"f'arn:aws:s3:::{{bucket}}' with {PREFIX_CONDITION} for listing.")
     for (tenant, bucket), document in policies.items():

@@ -38,26 +38,33 @@ class Question:
     def describe(self) -> str:
         keys = self.context.get("dynamodb:LeadingKeys", "<none>") \
             if self.action.startswith("dynamodb:") else None
-        prefix = self.context.get("s3:prefix", "<none>") \
-            if self.action in ("s3:ListBucket", "s3:ListBucketVersions") else None
         parts = [f"{self.action} on {self.resource}"]
         if keys is not None:
             parts.append(f"leading keys {keys}")
-        if prefix is not None:
-            parts.append(f"s3:prefix {prefix!r}")
-        tags = ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "no tags"
-        return f"{', '.join(parts)} (session with {tags})"
+        if self.action.startswith("s3:ListBucket"):
+            prefix = self.context.get("s3:prefix")
+            parts.append("no s3:prefix" if prefix is None else f"s3:prefix {prefix!r}")
+        text = ", ".join(parts)
+        if self.tags or self.action.startswith("dynamodb:"):
+            tags = ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "no tags"
+            text += f" (session with {tags})"
+        return text
 
 
 @cache
-def actions_of(*services: str) -> tuple[str, ...]:
-    """Every operation of these services in botocore's models, as IAM actions (prefix:Op)."""
+def actions_of(*services: str, renamed: tuple[tuple[str, str], ...] = ()) -> tuple[str, ...]:
+    """Every operation of these services in botocore's models, as IAM actions (prefix:Op).
+
+    ``renamed`` maps the operations whose IAM action has another name (S3's HeadObject is
+    s3:GetObject), so that reports name actions a policy can contain.
+    """
     session = botocore.session.get_session()
+    names = dict(renamed)
     found: set[str] = set()
     for service in services:
         model = session.get_service_model(service)
         prefix = model.signing_name or model.endpoint_prefix
-        found |= {f"{prefix}:{op}" for op in model.operation_names}
+        found |= {f"{prefix}:{names.get(op, op)}" for op in model.operation_names}
     return tuple(sorted(found))
 
 
