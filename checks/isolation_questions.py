@@ -64,11 +64,13 @@ def lookalikes(table: str, tenant: str, other: str) -> list[Question]:
 
 
 def scans(table: str, tenant: str) -> list[Question]:
-    """Requests without leading keys that read every tenant: Scan, and a PartiQL SELECT."""
+    """Requests without leading keys that read every tenant: Scan (counting or reading), and
+    a PartiQL SELECT without a key."""
     tags = {"TenantID": tenant}
-    return [Question(action, resource, {}, tags)
+    selects = ({}, {"dynamodb:Select": "COUNT"}, {"dynamodb:Select": "ALL_ATTRIBUTES"})
+    return [Question(action, resource, context, tags)
             for action in ("dynamodb:Scan", "dynamodb:PartiQLSelect")
-            for resource in (table, f"{table}/index/{INDEX}")]
+            for resource in (table, f"{table}/index/{INDEX}") for context in selects]
 
 
 def table_resources(table: str) -> list[str]:

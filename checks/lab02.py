@@ -25,7 +25,6 @@ from .framework import CaseFailed, Trial, exercise, short
 from .policy_space import Question, allowed, denied, policy_problem, summary, unknown_tenant
 from .vending import check_vendor, takes_clock, vend
 
-ALICE = TENANTS[0].users[0]
 OWN_CONDITION = ("{'ForAllValues:StringLike': {'dynamodb:LeadingKeys': "
                  "['TENANT#${aws:PrincipalTag/TenantID}', "
                  "'TENANT#${aws:PrincipalTag/TenantID}#*']}}")
@@ -186,13 +185,18 @@ def _signing_credentials(table: Any) -> Any | None:
         return None
 
 
-def _own_partition(t: Trial, tenant: str, table: Any) -> None:
-    """Write and read back the tenant's own item with the learner's table."""
+def _own_partition(tenant: str, table: Any) -> str:
+    """Write and read back the tenant's own item with the learner's table: 'allowed' or why
+    not."""
     key = {"pk": f"TENANT#{tenant}", "sk": "ORDER#isolation-check"}
     outcome = _attempt(lambda: table.put_item(Item=key))
     if outcome == "allowed":
         outcome = _attempt(lambda: table.query(KeyConditionExpression="pk = :p",
                                                ExpressionAttributeValues={":p": key["pk"]}))
+    return outcome
+
+
+def _expect_own_partition(t: Trial, outcome: str) -> None:
     if outcome in REJECTED_CREDENTIALS:
         t.expect(False, "its own partition allowed", f"AWS rejected the credentials ({outcome})",
                  hint="a session's credentials are three parts; the session token is one of "
@@ -224,8 +228,10 @@ def _written_by_tenant_sessions(t: Trial, lab: Lab, since: int, tenants: list[st
                   "(lab.table() signs as the administrator).")
 
 
-def _probe(reader: str, table: Any, tenants: list[str]) -> list[str]:
-    """The leaks of one tenant's table: reads and writes of the others' partitions, a Scan."""
+def _probe(reader: str, table: Any, tenants: list[str]) -> tuple[str, list[str]]:
+    """One tenant's table: its own partition first ('allowed' or why not), then the leaks:
+    reads and writes of the others' partitions, and a Scan."""
+    own = _own_partition(reader, table)
     leaks = []
     for owner in (o for o in tenants if o != reader):
         for verb, attempt in (
@@ -239,7 +245,7 @@ def _probe(reader: str, table: Any, tenants: list[str]) -> list[str]:
                 leaks.append(f"{reader} could {verb} {owner}'s orders ({outcome})")
     if _attempt(table.scan) != "denied":
         leaks.append(f"{reader} could Scan every tenant's orders")
-    return leaks
+    return own, leaks
 
 
 @exercise(
@@ -289,15 +295,19 @@ def check_isolation_matrix(vend_credentials, scoped_orders_table, t: Trial) -> N
                               "access key of a session without its session token.",
                          code_hint="boto3.Session(aws_access_key_id=..., "
                                    "aws_secret_access_key=..., aws_session_token=...)")
-        with t.case(f"{tenant.id} reaches its own partition"):
-            _own_partition(t, tenant.id, table)
         tables[tenant.id] = table
     tenants = list(tables)
+    # The calls on the tables run one thread per tenant (a boto3 resource is not thread-safe,
+    # the emulator is); the cases then report in a fixed order.
+    with ThreadPoolExecutor(len(tables)) as pool:
+        probed = dict(zip(tenants, pool.map(
+            lambda reader: _probe(reader, tables[reader], tenants), tenants), strict=True))
+    for tenant_id, (own, _) in probed.items():
+        with t.case(f"{tenant_id} reaches its own partition"):
+            _expect_own_partition(t, own)
     with t.case("the account saw each tenant write with the vended credentials"):
         _written_by_tenant_sessions(t, lab, mark, tenants)
-    with ThreadPoolExecutor(len(tables)) as pool:  # one thread per table: resources are not
-        leaks = [leak for found in pool.map(  # thread-safe, clients and the emulator are
-            lambda reader: _probe(reader, tables[reader], tenants), tenants) for leak in found]
+    leaks = [leak for _, found in probed.values() for leak in found]
     with t.case(f"{len(tenants)} x {len(tenants)} cross-tenant reads, writes and scans"):
         t.expect(not leaks, "0 leaks", f"{len(leaks)} leak(s): " + "; ".join(leaks[:3]),
                  hint="the credentials must be those of the tenant role, whose policy (2.1) "

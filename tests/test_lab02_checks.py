@@ -111,6 +111,9 @@ def policy_mutants(s):
         ("a condition on the tag, not on the key", policy_with(s, Condition={
             "StringLike": {"aws:PrincipalTag/TenantID": "tenant-*"}}),
          "other tenants' partitions"),
+        ("a Scan that may only count", policy_with(s, extra=[lambda arn: {
+            "Effect": "Allow", "Action": "dynamodb:Scan", "Resource": arn,
+            "Condition": {"StringEquals": {"dynamodb:Select": "COUNT"}}}]), "a Scan"),
         ("allows reading the table's metadata too", policy_with(s, Action=[
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
             "dynamodb:Query", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]),
