@@ -444,3 +444,31 @@ def test_correct_answers_written_differently_pass(solution, exercise):
 
 def test_lab_2_has_its_four_exercises():
     assert exercise_ids(2) == ["2.1", "2.2", "2.3", "2.4"]
+
+
+def test_a_repeated_failure_earns_the_code_hint(solution):
+    """Case names stay the same across runs, even where the check varies its tenants."""
+    rows = {bug: functions for _, bug, functions, _ in all_mutants(solution)}
+    for exercise, bug in (("2.1", "hard-codes tenant-a"), ("2.2", "calls STS before verifying"),
+                          ("2.4", "hard-codes tenant-a")):
+        first, second = run(exercise, *rows[bug]), run(exercise, *rows[bug])
+        assert first.failed_case == second.failed_case, bug
+        assert "next:" not in first.message and "next:" in second.message, second.message
+
+
+def test_learner_code_that_hangs_or_raises_gets_a_report(solution):
+    import time
+
+    def hangs(*args, **kwargs):
+        time.sleep(5)
+
+    def raises(*args, **kwargs):
+        raise KeyError("AccessKeyId")
+
+    for exercise, functions in (("2.1", (hangs,)), ("2.2", (hangs,)),
+                                ("2.3", (solution["vend_credentials"], raises)),
+                                ("2.4", (raises,))):
+        outcome = run(exercise, *functions, timeout=0.5)
+        assert not outcome.passed
+        assert "could not run" not in outcome.message and "Traceback" not in outcome.message
+        assert "did not return" in outcome.message or "it raised KeyError" in outcome.message
