@@ -89,11 +89,15 @@ def other_actions(table: str, tenant: str) -> list[Question]:
 
 
 def other_resources(table: str, tenant: str, others: Iterable[str]) -> list[Question]:
-    """Own keys, but on another table, a lookalike table, another region, or under the table."""
+    """Own keys, but on another table, a lookalike table, or in another region.
+
+    The ARNs under the table (streams, backups) are left to ``other_actions``: an item action
+    allowed on them would grant nothing, so ``<table ARN>/*`` is no mistake for item actions.
+    """
     region = table.split(":")[3]
     resources = [*others, f"{table}-archive", f"{table}2",
                  table.replace(f":{region}:", ":eu-west-1:"),
-                 table.replace(":table/", ":global-table/"), *table_resources(table)[2:], "*"]
+                 table.replace(":table/", ":global-table/")]
     keys = [[f"TENANT#{tenant}"], [f"TENANT#{tenant}#3"]]
     return _keyed(tenant, resources, keys)
 

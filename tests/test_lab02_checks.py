@@ -144,6 +144,8 @@ def policy_benign(s):
             "TENANT#${aws:PrincipalTag/tenantid}", "TENANT#${aws:PrincipalTag/tenantid}#*"))),
         ("its indexes too, with the condition", policy_with(
             s, Resource=lambda arn: [arn, f"{arn}/index/*"])),
+        ("everything under the table, for item actions", policy_with(
+            s, Resource=lambda arn: [arn, f"{arn}/*"])),
         ("Resource '*' cut back by a Deny on NotResource", policy_with(s, Resource="*", extra=[
             lambda arn: {"Effect": "Deny", "Action": "dynamodb:*", "NotResource": arn}])),
     ]
@@ -304,6 +306,11 @@ def table_mutants(s):
          "cross-tenant"),
     ], [
         ("the solution", (vend, s["scoped_orders_table"])),
+        ("localhost for 127.0.0.1", (vend, lambda c: boto3.Session(
+            aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+            aws_session_token=c["SessionToken"], region_name=lab.settings.region).resource(
+            "dynamodb", endpoint_url=lab.settings.endpoint.replace("127.0.0.1", "localhost")
+        ).Table(orders))),
         ("boto3.resource with keys, no Session", (vend, lambda c: boto3.resource(
             "dynamodb", endpoint_url=lab.settings.endpoint, region_name=lab.settings.region,
             aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
