@@ -479,3 +479,29 @@ def test_learner_code_that_hangs_or_raises_gets_a_report(solution):
         assert not outcome.passed
         assert "could not run" not in outcome.message and "Traceback" not in outcome.message
         assert "did not return" in outcome.message or "it raised KeyError" in outcome.message
+
+
+def test_credentials_the_account_refuses_are_taught_as_such(solution):
+    """When the gate refuses a session's key without its token (as AWS does), the report says
+    what is missing, even for a table the check cannot look inside."""
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    lab = solution["lab"]
+
+    class Refused:
+        name = lab.settings.name("orders")
+        meta = SimpleNamespace(client=SimpleNamespace(meta=SimpleNamespace(
+            endpoint_url=lab.settings.endpoint, region_name=lab.settings.region)))
+
+        def put_item(self, **kwargs):
+            raise ClientError({"Error": {"Code": "UnrecognizedClientException",
+                                         "Message": "The security token is invalid"}}, "PutItem")
+
+        query = scan = put_item
+
+    outcome = run("2.3", solution["vend_credentials"], lambda credentials: Refused())
+    assert outcome.failed_case == "tenant-a reaches its own partition", outcome.message
+    assert "UnrecognizedClientException" in outcome.message
+    assert "session token" in outcome.message
