@@ -30,11 +30,18 @@ def dynamodb_actions() -> tuple[str, ...]:
     return tuple(sorted(set(actions_of("dynamodb", "dynamodbstreams")) | set(KEYED)))
 
 
+# Other keys an item request brings along: a condition on them alone isolates nobody.
+REQUEST_DETAILS = ({}, {"dynamodb:Select": "SPECIFIC_ATTRIBUTES",
+                        "dynamodb:Attributes": ["pk", "sk"], "dynamodb:ReturnValues": "NONE"})
+
+
 def _keyed(tenant: str, resources: Iterable[str], keys: Iterable[list[str]],
-           tags: dict[str, str] | None = None) -> list[Question]:
+           tags: dict[str, str] | None = None,
+           details: Iterable[dict] = REQUEST_DETAILS[:1]) -> list[Question]:
     tags = {"TenantID": tenant} if tags is None else tags
-    return [Question(action, resource, {"dynamodb:LeadingKeys": key}, tags)
-            for action in KEYED for resource in resources for key in keys]
+    return [Question(action, resource, {"dynamodb:LeadingKeys": key, **detail}, tags)
+            for action in KEYED for resource in resources for key in keys
+            for detail in details]
 
 
 def own_partitions(table: str, tenant: str, tag_key: str = "TenantID") -> list[Question]:
@@ -47,7 +54,7 @@ def own_partitions(table: str, tenant: str, tag_key: str = "TenantID") -> list[Q
 
 def other_tenants(table: str, tenant: str, others: Iterable[str]) -> list[Question]:
     keys = [[f"TENANT#{o}{shard}"] for o in others for shard in ("", "#2")]
-    return _keyed(tenant, (table, f"{table}/index/{INDEX}"), keys)
+    return _keyed(tenant, (table, f"{table}/index/{INDEX}"), keys, details=REQUEST_DETAILS)
 
 
 def mixed_batches(table: str, tenant: str, others: Iterable[str]) -> list[Question]:

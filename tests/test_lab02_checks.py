@@ -108,6 +108,11 @@ def policy_mutants(s):
         ("an empty default for the tag", policy_with(s, Condition=condition(
             "TENANT#${aws:PrincipalTag/TenantID, ''}",
             "TENANT#${aws:PrincipalTag/TenantID, ''}#*")), "without a TenantID tag"),
+        ("a Query statement that only limits the attributes", policy_with(s, extra=[
+            lambda arn: {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": arn,
+                         "Condition": {"StringEquals": {"dynamodb:Select":
+                                                        "SPECIFIC_ATTRIBUTES"}}}]),
+         "other tenants' partitions"),
         ("a condition on the tag, not on the key", policy_with(s, Condition={
             "StringLike": {"aws:PrincipalTag/TenantID": "tenant-*"}}),
          "other tenants' partitions"),
