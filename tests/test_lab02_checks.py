@@ -510,3 +510,23 @@ def test_credentials_the_account_refuses_are_taught_as_such(solution):
     assert outcome.failed_case == "tenant-a reaches its own partition", outcome.message
     assert "UnrecognizedClientException" in outcome.message
     assert "session token" in outcome.message
+
+
+def test_a_table_whose_calls_hang_gets_a_report(solution):
+    import time
+    from types import SimpleNamespace
+
+    lab = solution["lab"]
+
+    class Hangs:
+        name = lab.settings.name("orders")
+        meta = SimpleNamespace(client=SimpleNamespace(meta=SimpleNamespace(
+            endpoint_url=lab.settings.endpoint, region_name=lab.settings.region)))
+
+        def put_item(self, **kwargs):
+            time.sleep(3)
+
+        query = scan = put_item
+
+    outcome = run("2.3", solution["vend_credentials"], lambda credentials: Hangs(), timeout=0.5)
+    assert outcome.failed_case == "every tenant's table answers", outcome.message
