@@ -87,7 +87,8 @@ validate: $(STAMP)
 
 ## outputs: re-execute the solutions in place (after editing them), then regenerate labs/
 outputs: $(STAMP)
-	cd solutions && ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace *.ipynb
+	cd solutions && ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False *.ipynb
 	$(PY) -m checks.labgen
 
 lint: $(STAMP)
