@@ -73,6 +73,13 @@ def _own_partition(tenant: str, table: Any) -> str:
 
 
 def _expect_own_partition(t: Trial, outcome: str) -> None:
+    if outcome == "MissingAuthenticationTokenException":
+        t.expect(False, "its own partition allowed", "AWS refused an unsigned request",
+                 hint="the table sends its requests unsigned; it must sign them with the "
+                      "tenant's vended credentials.",
+                 code_hint="boto3.Session(aws_access_key_id=..., aws_secret_access_key=..., "
+                           "aws_session_token=...).resource('dynamodb', endpoint_url=..., "
+                           "region_name=...), without signature_version=UNSIGNED")
     if outcome in REJECTED_CREDENTIALS:
         t.expect(False, "its own partition allowed", f"AWS rejected the credentials ({outcome})",
                  hint="a session's credentials are three parts; the session token is one of "

@@ -510,4 +510,4 @@ def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
 
     assert run("2.3", solution["vend_credentials"], solution["scoped_orders_table"]).passed
     outcome = run("2.3", solution["vend_credentials"], tokenless_table)
-    assert not outcome.passed and "security token" in outcome.message, outcome.message
+    assert not outcome.passed and "session token" in outcome.message, outcome.message

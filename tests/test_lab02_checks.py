@@ -306,7 +306,7 @@ def table_mutants(s):
         ("unsigned requests", (vend, lambda c: boto3.resource(
             "dynamodb", endpoint_url=lab.settings.endpoint, region_name=lab.settings.region,
             config=Config(signature_version=UNSIGNED)).Table(orders)),
-         "with the vended credentials"),
+         "reaches its own partition"),  # the account refuses unsigned requests outright
         ("the broad role's credentials", (broad_vendor, s["scoped_orders_table"]),
          "cross-tenant"),
     ], [
