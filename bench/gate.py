@@ -11,10 +11,11 @@ from collections.abc import Callable
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from environment import emulator, provision
-from environment.iam.policy import Request, evaluate
-from environment.iam.principals import Principal
-from environment.iam.signing import read_signature, verify
+from environment import emulator
+from environment.account import provision
+from environment.emulator.iam.policy import Request, evaluate
+from environment.emulator.iam.principals import Principal
+from environment.emulator.iam.signing import read_signature, verify
 from environment.settings import EMULATOR_ACCOUNT, load_settings
 
 from .measure import Row, timed

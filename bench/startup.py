@@ -5,7 +5,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from environment import emulator, provision
+from environment import emulator
+from environment.account import provision
 from environment.settings import Settings, clear_clients
 
 from .measure import Row, timed

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from environment import emulator, provision
+from environment import emulator
+from environment.account import provision
 from environment.errors import LabError
 from environment.settings import Settings, load_settings
 

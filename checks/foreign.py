@@ -9,10 +9,10 @@ verifier that skips those checks hands out tenant-a's context.
 
 from __future__ import annotations
 
-from environment import provision
-from environment.identity import Identity, sign_in
+from environment.account import provision
+from environment.account.identity import Identity, sign_in
+from environment.account.tenants import TENANTS, Tenant
 from environment.lab import Lab
-from environment.tenants import TENANTS, Tenant
 
 FOREIGN_POOL = "check-foreign-users"
 IMPOSTOR = Tenant(TENANTS[0].id, "impostor of tenant-a", TENANTS[0].tier,

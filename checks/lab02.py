@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from environment.account.tenants import TENANTS
 from environment.lab import Lab, current
-from environment.tenants import TENANTS
 
 from . import isolation_questions as q
 from .framework import CaseFailed, Trial, exercise

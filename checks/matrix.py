@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from environment.account.tenants import TENANTS
 from environment.lab import Lab
-from environment.tenants import TENANTS
 
 from .framework import Trial, short
 from .vending import takes_clock, vend

@@ -20,8 +20,8 @@ from typing import Any
 
 import botocore.session
 
-from environment.iam.policy import Request, evaluate
-from environment.iam.principals import Principal
+from environment.emulator.iam.policy import Request, evaluate
+from environment.emulator.iam.principals import Principal
 
 SESSION_ARN = "arn:aws:sts::<account>:assumed-role/check/session"
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import boto3
 
+from environment.account.provision import create_table
 from environment.errors import LabError
 from environment.lab import Lab
-from environment.provision import create_table
 
 CHECK_ROLE = "order-service"  # dynamodb:* on the kit's tables, nothing else
 # What a reader of one tenant's partition may call. Everything else in DynamoDB's API (Scan,

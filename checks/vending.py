@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from environment.account.tenants import TENANTS
 from environment.lab import Lab
-from environment.tenants import TENANTS
 
 from .foreign import foreign_id_token
 from .forgery import forgeries

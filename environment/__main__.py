@@ -8,7 +8,8 @@ import time
 
 from rich.console import Console
 
-from . import emulator, provision
+from . import emulator
+from .account import provision
 from .errors import LabError
 from .lab import connect, reset
 from .settings import load_settings

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from . import emulator, infrastructure, provision
+from . import emulator
+from .account import infrastructure, provision
+from .account.identity import Identity, TokenCache
+from .account.tenants import PASSWORD, TENANTS, Tenant, tenant
 from .errors import LabError
-from .identity import Identity, TokenCache
 from .kit_api import kit_request
 from .settings import Settings, load_settings
-from .tenants import PASSWORD, TENANTS, Tenant, tenant
 from .why import Explanation, explain
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .emulator.iam.record import ConditionRecord, DecisionRecord, StatementRecord
 from .errors import LabError
-from .iam.record import ConditionRecord, DecisionRecord, StatementRecord
 
 DENIAL = re.compile(r"User: (\S+) is not authorized to perform: (\S+) on resource: (\S+) ")
 

@@ -26,9 +26,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from environment.iam.gate import IamGate
-from environment.iam.principals import Session
-from environment.iam.signing import AuthError, read_signature
+from environment.emulator.iam.gate import IamGate
+from environment.emulator.iam.principals import Session
+from environment.emulator.iam.signing import AuthError, read_signature
 
 ACCOUNT = "123456789012"
 TAG = "${aws:PrincipalTag/TenantID}"
@@ -453,7 +453,7 @@ def test_a_presigned_url_expires_by_the_gates_clock():
 
     from botocore.auth import S3SigV4QueryAuth
 
-    from environment.iam.signing import verify
+    from environment.emulator.iam.signing import verify
 
     request = AWSRequest(method="GET", url="http://127.0.0.1:4566/docs/tenant-a/x")
     S3SigV4QueryAuth(Credentials("ASIAKEY", "secret", "token"), "s3", "us-east-1",

@@ -9,7 +9,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from environment.iam.principals import ADMIN, Principal, expired
+from environment.emulator.iam.principals import ADMIN, Principal, expired
 
 ACCOUNT = "123456789012"
 TAG = "${aws:PrincipalTag/TenantID}"

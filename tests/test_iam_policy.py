@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from environment.iam.policy import Request, evaluate, trust_allows
+from environment.emulator.iam.policy import Request, evaluate, trust_allows
 
 ACCOUNT = "123456789012"
 ORDERS = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/saas-lab-orders"

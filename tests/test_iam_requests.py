@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from environment.iam.calls import Call, Unclassifiable
-from environment.iam.requests import authorizations
+from environment.emulator.iam.calls import Call, Unclassifiable
+from environment.emulator.iam.requests import authorizations
 
 
 def keys(region: str, table: str, index: str | None) -> str | None:

@@ -9,9 +9,9 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from environment.emulator.iam.policy import Request, evaluate
+from environment.emulator.iam.record import NO_IDENTITY_ALLOW
 from environment.errors import LabError
-from environment.iam.policy import Request, evaluate
-from environment.iam.record import NO_IDENTITY_ALLOW
 
 ACCOUNT = "123456789012"
 TAG = "${aws:PrincipalTag/TenantID}"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from environment import provision
+from environment.account import provision
+from environment.account.identity import jwks_url_for
+from environment.account.tenants import TENANTS, tenant, user
 from environment.app.auth import verify_id_token
 from environment.errors import LabError
-from environment.identity import jwks_url_for
 from environment.lab import reset
-from environment.tenants import TENANTS, tenant, user
 
 
 def test_provisioning_twice_changes_nothing(lab, settings):
@@ -68,7 +68,7 @@ def test_unknown_tenants_and_users_get_a_clear_error():
 
 
 def test_a_wrong_password_is_a_lab_error_with_advice(lab):
-    from environment.identity import sign_in
+    from environment.account.identity import sign_in
 
     with pytest.raises(LabError, match="(?s)refused to sign in.*What to do"):
         sign_in(lab.settings, lab.identity, TENANTS[0].users[0], "wrong")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jwt
 
-from environment.tenants import TENANTS
+from environment.account.tenants import TENANTS
 
 ALICE = TENANTS[0].users[0]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import requests
 
+from environment.account.tenants import TENANTS
 from environment.app.context import TenantContext
 from environment.app.orders import create_order_service
 from environment.app.serving import serve
 from environment.lab import Lab, current
-from environment.tenants import TENANTS
 
 from ..clock import can_move, clock_ahead
 from ..forgery import forgeries, minted

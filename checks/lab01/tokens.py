@@ -7,11 +7,11 @@ from typing import Any
 
 import jwt
 
-from environment import provision
+from environment.account import provision
+from environment.account.tenants import TENANTS, Tenant
 from environment.app.auth import jwks_client, verify_id_token
 from environment.app.context import TenantContext
 from environment.lab import Lab, current
-from environment.tenants import TENANTS, Tenant
 
 from ..clock import can_move, clock_ahead
 from ..foreign import foreign_id_token

@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 
-from ..identity import Identity
+from ..account.identity import Identity
 from .context import TenantContext, Unauthorized
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "token_use"]

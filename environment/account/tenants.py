@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import LabError
+from ..errors import LabError
 
 PASSWORD = "Lab-Passw0rd!"  # one password for every lab user; this is a lab, not production
 

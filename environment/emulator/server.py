@@ -1,6 +1,6 @@
 """The emulator process: moto's server app behind the kit's own front door.
 
-It runs as its own process (``python -m environment.server``) so that it
+It runs as its own process (``python -m environment.emulator.server``) so that it
 outlives notebook kernels and can be stopped with one command. The front door
 answers ``/_lab/health`` so the kit can tell its own emulator from any other
 program that happens to hold the port; later layers (the IAM gate) wrap the
@@ -15,25 +15,47 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 HEALTH_PATH = "/_lab/health"
 SERVICE_NAME = "saas-lab-kit"
-SERVER_CODE = ("server.py", "iam")  # what runs inside the emulator process
 
 
 def code_version() -> str:
-    """A fingerprint of the emulator's own code, so an outdated running emulator is noticed."""
-    import hashlib
-    from pathlib import Path
+    """A fingerprint of the code the emulator process runs, so an outdated emulator is noticed.
 
-    here = Path(__file__).resolve().parent
+    It hashes this whole package and every module outside it that the package imports (found by
+    reading the imports, not from a hand-kept list that could miss one).
+    """
+    import hashlib
+
     digest = hashlib.sha256()
-    for name in SERVER_CODE:
-        for path in sorted((here / name).rglob("*.py")) if (here / name).is_dir() else [
-                here / name]:
-            digest.update(path.read_bytes())
+    for path in sorted(_emulator_code()):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _emulator_code() -> set[Path]:
+    import ast
+
+    package = Path(__file__).resolve().parent
+    root = package.parent.parent  # the folder that holds the top-level package
+    found = set(package.rglob("*.py"))
+    for path in list(found):
+        parts = path.relative_to(root).with_suffix("").parts
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if not (isinstance(node, ast.ImportFrom) and node.level):
+                continue
+            base = root.joinpath(*parts[: len(parts) - node.level])
+            modules = ([base.joinpath(*node.module.split("."))] if node.module
+                       else [base / alias.name for alias in node.names])
+            for module in modules:
+                for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                    if candidate.exists() and package not in candidate.parents:
+                        found.add(candidate)
+    return found
+
 
 WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
 
@@ -59,8 +81,8 @@ def with_health(app: WSGIApp, started: float) -> WSGIApp:
 def build_app() -> WSGIApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from ..settings import load_settings
     from .iam.gate import IamGate
-    from .settings import load_settings
 
     moto = DomainDispatcherApplication(create_backend_app)
     if os.environ.get("LAB_IAM_GATE", "1") == "0":  # plain moto, for benchmarks only

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import requests
 
-from .errors import LabError
+from ..errors import LabError
+from ..settings import Settings
 from .server import HEALTH_PATH, SERVICE_NAME, code_version
-from .settings import Settings
 
 START_TIMEOUT_S = 30.0
 
@@ -108,7 +108,7 @@ def _start(settings: Settings, while_starting: Callable[[], object] | None = Non
     log = log_file(settings)
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "environment.server", "--host", settings.host,
+            [sys.executable, "-m", "environment.emulator.server", "--host", settings.host,
              "--port", str(settings.port)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=Path(__file__).resolve().parent.parent, start_new_session=True,

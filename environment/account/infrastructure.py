@@ -1,6 +1,6 @@
 """The lab account, described as data: what exists when the environment is up.
 
-Provisioning (``environment.provision``) reads only this module and the tenant
+Provisioning (``environment.account.provision``) reads only this module and the tenant
 list, so adding a table or an attribute for a later lab is a one-line change
 here rather than a new provisioning step.
 """

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any
 
-from ..settings import EMULATOR_ACCOUNT as ACCOUNT
+from ...settings import EMULATOR_ACCOUNT as ACCOUNT
 
 PARTITION = "aws"
 

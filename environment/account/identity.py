@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from threading import Lock
 
-from .errors import LabError
-from .settings import Settings
+from ..errors import LabError
+from ..settings import Settings
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ every reset (notebook outputs depend on it).
 
 from __future__ import annotations
 
+from ..errors import LabError
+from ..kit_api import kit_request
+from ..settings import EMULATOR_ACCOUNT, Settings
 from . import infrastructure as infra
-from .errors import LabError
 from .identity import Identity
-from .kit_api import kit_request
-from .settings import EMULATOR_ACCOUNT, Settings
 from .tenants import PASSWORD, TENANTS, Tenant
 
 SEED = 4566
