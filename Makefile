@@ -39,6 +39,9 @@ else ifneq ($(wildcard $(WHEELS)/*.whl),)
 else
 	$(UV) sync --quiet --locked --extra test --python $(PYTHON)
 endif
+	@# The labs run offline: JupyterLab asks for no news and no update checks.
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@cp binder/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 venv: $(STAMP)
