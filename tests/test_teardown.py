@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from environment.account import provision
+from environment.account import pools, provision
 from environment.account.infrastructure import BUCKET
 
-TABLES, ROLES, POOLS = 101, 101, 61  # one more than moto's first page of each listing
+TABLES, ROLES = 101, 101  # one more than moto's first page of each listing
+POOLS = 5  # with pages of 4 (creating a pool takes a tenth of a second)
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
     "Action": "sts:AssumeRole"}]})
@@ -16,7 +17,8 @@ POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
 
 
-def test_teardown_reads_every_page_and_spares_other_prefixes(lab, settings):
+def test_teardown_reads_every_page_and_spares_other_prefixes(lab, settings, monkeypatch):
+    monkeypatch.setattr(pools, "PAGE", POOLS - 1)
     other = replace(settings, prefix="teardown-test-")
     dynamodb, iam = other.client("dynamodb"), other.client("iam")
     cognito, s3 = other.client("cognito-idp"), other.client("s3")
