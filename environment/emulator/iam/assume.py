@@ -26,7 +26,7 @@ def session_request(params: Mapping[str, Any], caller: Principal) -> dict[str, A
     arns = [a.get("arn") if isinstance(a, Mapping) else a for a in params.get("PolicyArns") or []]
     return {"role_arn": params.get("RoleArn", ""), "name": params.get("RoleSessionName", ""),
             "tags": tags, "transitive": transitive, "policy": params.get("Policy"),
-            "policy_arns": arns, "source_arn": caller.arn}
+            "policy_arns": arns}
 
 
 def assume_request(wanted: dict[str, Any], caller: Principal) -> Request:
@@ -69,4 +69,4 @@ def new_session(body: bytes, wanted: dict[str, Any]) -> Session | None:
                    session_name=wanted["name"], tags=wanted["tags"],
                    transitive_keys=wanted["transitive"],
                    session_policies=tuple(policies) if scoped else None, expires=expires,
-                   source_arn=wanted["source_arn"], token=token)
+                   token=token)

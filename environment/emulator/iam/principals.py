@@ -33,7 +33,6 @@ class Session:
     transitive_keys: frozenset[str]
     session_policies: tuple[str, ...] | None
     expires: float
-    source_arn: str
     token: str = ""  # the SessionToken every request signed with this key must carry
 
 
