@@ -27,6 +27,17 @@ GATED_ENTRIES = {"dispatch", "bucket_dispatch", "key_dispatch", "ambiguous_dispa
 # moto handlers AWS serves without authentication and that change nothing.
 PUBLIC_HANDLERS = {"serve_json_web_key", "serve_openid_configuration"}
 
+# moto's names for S3 actions (from its ACTION_MAP) where IAM's differ.
+S3_ACTIONS = {
+    "HeadBucket": "ListBucket",
+    "ListObjects": "ListBucket",
+    "ListObjectsV2": "ListBucket",
+    "SelectObject": "GetObject",
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
+}
+
 WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
 HandlerKind = Literal["gated", "public", "unknown"]
 

@@ -3,8 +3,8 @@
 It runs as its own process (``python -m environment.emulator.server``) so that it
 outlives notebook kernels and can be stopped with one command. The front door
 answers ``/_lab/health`` so the kit can tell its own emulator from any other
-program that happens to hold the port; later layers (the IAM gate) wrap the
-same app.
+program that happens to hold the port; behind it the IAM gate (``iam.gate``)
+wraps moto's app, unless ``LAB_IAM_GATE=0`` asks for plain moto (benchmarks).
 """
 
 from __future__ import annotations

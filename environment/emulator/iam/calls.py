@@ -15,21 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..moto_adapter import MotoRequest
+from ..moto_adapter import S3_ACTIONS, MotoRequest
 
 # The wire protocol of a request, which decides the format of a denial.
 Protocol = Literal["json", "query", "rest-xml", "cbor"]
 
-# moto's names for S3 actions (from its ACTION_MAP) where IAM's differ.
-S3_ACTIONS = {
-    "HeadBucket": "ListBucket",
-    "ListObjects": "ListBucket",
-    "ListObjectsV2": "ListBucket",
-    "SelectObject": "GetObject",
-    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
-    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
-    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
-}
 CBOR_PATH = re.compile(r"^/service/[^/]+/operation/[^/]+$")
 
 
