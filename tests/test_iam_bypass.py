@@ -410,7 +410,7 @@ def test_an_expired_session_is_refused():
     now = [1_000.0]
     gate = IamGate(lambda environ, start: [], clock=lambda: now[0])
     gate.sessions.record(Session(key.access_key_id, key.role_arn, "s", {}, frozenset(), None,
-                                 expires=2_000.0, source_arn="x", token="token-1"))
+                                 expires=2_000.0, token="token-1"))
     credentials = Credentials(key.access_key_id, key.secret_access_key, "token-1")
     environ, body = signed_environ(credentials, "http://127.0.0.1:4566/", "20261124T000000Z")
     assert gate.authenticate(environ, body, read_signature(environ)).kind == "session"

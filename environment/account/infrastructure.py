@@ -1,8 +1,8 @@
 """The lab account, described as data: what exists when the environment is up.
 
-Provisioning (``environment.account.provision``) reads only this module and the tenant
-list, so adding a table or an attribute for a later lab is a one-line change
-here rather than a new provisioning step.
+Provisioning (``environment.account.provision`` and one module per resource kind) reads only
+this module and the tenant list, so adding a table or an attribute for a later lab is a
+one-line change here rather than a new provisioning step.
 """
 
 from __future__ import annotations

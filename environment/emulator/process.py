@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import requests
 
@@ -32,7 +33,7 @@ START_TIMEOUT_S = 30.0
 class Probe:
     """Who answers on the endpoint: nobody, our emulator (with its pid), or something else."""
 
-    state: str  # "free" | "ours" | "foreign"
+    state: Literal["free", "ours", "foreign"]
     pid: int | None = None
     detail: str = ""
     version: str = ""

@@ -3,8 +3,8 @@
 It runs as its own process (``python -m environment.emulator.server``) so that it
 outlives notebook kernels and can be stopped with one command. The front door
 answers ``/_lab/health`` so the kit can tell its own emulator from any other
-program that happens to hold the port; later layers (the IAM gate) wrap the
-same app.
+program that happens to hold the port; behind it the IAM gate (``iam.gate``)
+wraps moto's app, unless ``LAB_IAM_GATE=0`` asks for plain moto (benchmarks).
 """
 
 from __future__ import annotations
@@ -82,12 +82,11 @@ def with_health(app: WSGIApp, started: float) -> WSGIApp:
 
 
 def build_app() -> WSGIApp:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
     from ..settings import load_settings
     from .iam.gate import IamGate
+    from .moto_adapter import server_app
 
-    moto = DomainDispatcherApplication(create_backend_app)
+    moto = server_app()
     if os.environ.get("LAB_IAM_GATE", "1") == "0":  # plain moto, for benchmarks only
         return with_health(moto, time.time())
     settings = load_settings()  # the kit's own clients sign with the administrator's key
@@ -98,15 +97,16 @@ def build_app() -> WSGIApp:
 def serve(host: str, port: int) -> None:
     import logging
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
+
+    from .moto_adapter import request_handler
 
     if os.environ.get("LAB_ACCESS_LOG") != "1":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     try:
         server = make_server(host, port, build_app(), threaded=True,
-                             request_handler=MotoRequestHandler)
+                             request_handler=request_handler())
     except OSError as error:
         print(f"cannot listen on {host}:{port}: {error}", file=sys.stderr, flush=True)
         raise SystemExit(3) from None

@@ -8,5 +8,6 @@ tags the way AWS documents its evaluation logic (``policy``), decides inside
 moto's own dispatch on exactly the operation and parameters moto will execute
 (``hook``, ``calls``, ``requests``), fails closed on anything it cannot
 classify, and answers in each service's own error format (``responses``).
-The WSGI half in front of moto is ``gate``.
+The WSGI half in front of moto is ``gate``; what it reads inside moto goes
+through ``emulator.moto_adapter``.
 """

@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .. import moto_adapter
 from .policy import Decision, Request, evaluate, trust_allows
-from .principals import Principal, Session, iam_backend, managed_document, moto_session
+from .principals import NO_SESSION, Principal, Session
 
 
 def session_request(params: Mapping[str, Any], caller: Principal) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def session_request(params: Mapping[str, Any], caller: Principal) -> dict[str, A
     arns = [a.get("arn") if isinstance(a, Mapping) else a for a in params.get("PolicyArns") or []]
     return {"role_arn": params.get("RoleArn", ""), "name": params.get("RoleSessionName", ""),
             "tags": tags, "transitive": transitive, "policy": params.get("Policy"),
-            "policy_arns": arns, "source_arn": caller.arn}
+            "policy_arns": arns}
 
 
 def assume_request(wanted: dict[str, Any], caller: Principal) -> Request:
@@ -42,12 +43,11 @@ def may_assume(caller: Principal, request: Request, tagging: bool) -> Decision:
         own = evaluate(request, caller.identity_policies, caller.session_policies)
         if not own.allowed:
             return own
-    try:
-        role = iam_backend().get_role_by_arn(request.resource)
-    except Exception:
+    role = moto_adapter.role(request.resource)
+    if role is None:
         return Decision(False, "because the role does not exist")
     for action in ("sts:AssumeRole", "sts:TagSession") if tagging else ("sts:AssumeRole",):
-        decision = trust_allows(role.assume_role_policy_document,
+        decision = trust_allows(role.trust_policy,
                                 Request(action, request.resource, request.context), caller.arn,
                                 caller.account, caller.role_arn)
         if not decision.allowed:
@@ -60,17 +60,13 @@ def new_session(body: bytes, wanted: dict[str, Any]) -> Session | None:
     key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", body.decode("utf-8", "replace"))
     if not key:
         return None
-    token, expires = moto_session(key.group(1))
+    token, expires = moto_adapter.assumed_session(key.group(1)) or NO_SESSION
     policies: list[str] = [wanted["policy"]] if wanted["policy"] else []
-    iam = iam_backend()
-    for arn in wanted["policy_arns"]:
-        try:
-            policies.append(managed_document(iam.get_policy(arn)))
-        except Exception:
-            continue
+    policies += [document for document in map(moto_adapter.managed_policy,
+                                              wanted["policy_arns"]) if document is not None]
     scoped = bool(wanted["policy"] or wanted["policy_arns"])
     return Session(access_key_id=key.group(1), role_arn=wanted["role_arn"],
                    session_name=wanted["name"], tags=wanted["tags"],
                    transitive_keys=wanted["transitive"],
                    session_policies=tuple(policies) if scoped else None, expires=expires,
-                   source_arn=wanted["source_arn"], token=token)
+                   token=token)

@@ -2,30 +2,24 @@
 
 The gate does not parse HTTP requests itself. It is called from inside moto's
 dispatch (see ``hook``), after moto has chosen the service, decoded the body
-and resolved the operation; a ``Call`` is built from that same response
-object: the operation from ``_get_action()``, every parameter through moto's
-own ``_get_param``, the region and account moto will use. Two readings of one
+and resolved the operation; a ``Call`` is built from that same request
+(``moto_adapter.MotoRequest``): the operation moto resolved, every parameter
+read the way moto's handlers read it, the region moto will use. Two readings of one
 request (the gate's and moto's) are therefore impossible by construction.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
-# moto's names for S3 actions (from its ACTION_MAP) where IAM's differ.
-S3_ACTIONS = {
-    "HeadBucket": "ListBucket",
-    "ListObjects": "ListBucket",
-    "ListObjectsV2": "ListBucket",
-    "SelectObject": "GetObject",
-    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
-    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
-    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
-}
+from ..moto_adapter import S3_ACTIONS, MotoRequest
+
+# The wire protocol of a request, which decides the format of a denial.
+Protocol = Literal["json", "query", "rest-xml", "cbor"]
+
 CBOR_PATH = re.compile(r"^/service/[^/]+/operation/[^/]+$")
 
 
@@ -39,7 +33,7 @@ class Call:
 
     service: str  # IAM prefix: dynamodb, s3, sqs, sts, ...
     operation: str  # AWS's name: GetItem, PutObject, AssumeRole, ...
-    protocol: str  # "json" | "query" | "rest-xml" | "cbor": the format of a denial
+    protocol: Protocol
     params: Mapping[str, Any] = field(default_factory=dict)
     region: str = "us-east-1"
     bucket: str | None = None
@@ -54,28 +48,7 @@ class Call:
         return f"{self.service}:{self.operation}"
 
 
-class MotoParams(Mapping[str, Any]):
-    """A request's parameters read through moto's ``_get_param``, exactly as its handlers do."""
-
-    def __init__(self, response: Any) -> None:
-        self._response = response
-
-    def __getitem__(self, name: str) -> Any:
-        value = self._response._get_param(name)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        source = getattr(self._response, "params", None) if getattr(
-            self._response, "automated_parameter_parsing", False) else self._response.querystring
-        return iter(source or {})
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-def protocol_of(service: str, headers: Mapping[str, str], path: str) -> str:
+def protocol_of(service: str, headers: Mapping[str, str], path: str) -> Protocol:
     """The wire protocol of a request, which decides the format of its error response."""
     if service == "s3":
         return "rest-xml"
@@ -86,19 +59,6 @@ def protocol_of(service: str, headers: Mapping[str, str], path: str) -> str:
     return "query"
 
 
-@lru_cache(maxsize=64)
-def service_model(name: str) -> Any:
-    from moto.core.utils import get_service_model
-
-    return get_service_model(name)
-
-
-def signing_name(response: Any) -> str:
-    """The SigV4 service name AWS expects in the credential scope for this service."""
-    model = service_model(response.boto3_service_name)
-    return model.signing_name or model.endpoint_prefix
-
-
 def _bucket_and_key(resource: str) -> tuple[str | None, str | None]:
     """moto's S3 resource ``arn:aws:s3:::bucket/key`` (bucket ``*`` when there is none)."""
     path = resource.split(":::", 1)[-1]
@@ -106,37 +66,19 @@ def _bucket_and_key(resource: str) -> tuple[str | None, str | None]:
     return (None if bucket in ("", "*") else bucket), (key or None)
 
 
-def from_moto(response: Any, resource: str) -> Call:
-    """The ``Call`` moto's response object is about to execute; Unclassifiable if unknown."""
-    service = response.service_name or ""
-    operation = response._get_action()
-    if isinstance(operation, list):
-        operation = operation[0] if len(operation) == 1 else ""
-    if not service or not operation or not isinstance(operation, str):
+def from_moto(request: MotoRequest, resource: str) -> Call:
+    """The ``Call`` moto is about to execute; Unclassifiable if it is not one AWS defines."""
+    service, operation = request.service, request.operation
+    if not service or not operation:
         raise Unclassifiable("the operation of the request is unknown")
-    headers = response.headers
-    raw = response.raw_body if isinstance(response.raw_body, bytes) else str(
-        response.raw_body or "").encode()
-    call = Call(service, operation, protocol_of(service, headers, response.path),
-                MotoParams(response), response.region, method=response.method,
-                headers=headers, body=raw)
+    call = Call(service, operation, protocol_of(service, request.headers, request.path),
+                request.params, request.region, method=request.method,
+                headers=request.headers, body=request.body)
     if service == "s3":
         call.operation = S3_ACTIONS.get(operation, operation)
         call.bucket, call.key = _bucket_and_key(resource)
         return call
-    if operation not in service_model(response.boto3_service_name).operation_names:
+    if operation not in request.operation_names:
         raise Unclassifiable(f"{service} has no operation named {operation!r}")
     call.resolved = resource
     return call
-
-
-def named_actions(response: Any) -> set[str]:
-    """Every operation name a request states (URL, form body, X-Amz-Target): one at most."""
-    names: set[str] = set()
-    request = response.normalized_request
-    for source in (request.args, request.form):
-        names.update(v for v in source.getlist("Action"))
-    target = response.headers.get("X-Amz-Target")
-    if target:
-        names.add(target.rsplit(".", 1)[-1])
-    return names

@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from ..moto_adapter import MotoRequest, hash_key
 from .assume import assume_request, may_assume, new_session, session_request
 from .audit import Audit
-from .calls import Call, from_moto, named_actions, protocol_of, signing_name
-from .dynamodb import hash_key, query_keys
+from .calls import Call, Protocol, from_moto, protocol_of
+from .dynamodb import query_keys
 from .hook import CURRENT, Denial, Exchange, Refusal, install
 from .policy import Decision, Request, evaluate
 from .principals import ACCOUNT, ANONYMOUS, Principal, Sessions, expired, resolve
@@ -70,7 +71,7 @@ def read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def guess_service(environ: dict[str, Any]) -> tuple[str, str]:
+def guess_service(environ: dict[str, Any]) -> tuple[str, Protocol]:
     """(service, protocol) for an error answered before moto has read the request."""
     scope = SCOPE_SERVICE.search(environ.get("HTTP_AUTHORIZATION", "")) or SCOPE_SERVICE.search(
         "Credential=" + parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential",
@@ -135,7 +136,7 @@ class IamGate:
             if principal.kind == "anonymous":
                 # moto routes unsigned calls by guesswork (S3 by default): answer in the
                 # protocol the caller spoke instead.
-                exchange.denial.service = exchange.denial.protocol = ""
+                exchange.denial.service, exchange.denial.protocol = "", None
             return self._refuse(environ, start_response, exchange.denial)
 
         if exchange.assumed is not None and captured["status"].startswith("200"):
@@ -199,14 +200,14 @@ class IamGate:
 
     # --- the half inside moto: authorisation ---------------------------------------------------
 
-    def decide(self, response: Any, resource: str, exchange: Exchange) -> None:
+    def decide(self, request: MotoRequest, resource: str, exchange: Exchange) -> None:
         """Allow what moto is about to execute, or raise Refusal. Called by ``hook``."""
         principal = exchange.principal
-        if principal.is_admin and response.service_name != "sts":
+        if principal.is_admin and request.service != "sts":
             return
-        call = from_moto(response, resource)
+        call = from_moto(request, resource)
         if not principal.is_admin:
-            self._consistent(response, call, exchange.signed)
+            self._consistent(request, call, exchange.signed)
         if call.operation in PUBLIC_OPERATIONS.get(call.service, ()):
             return  # AWS does not ask IAM about these, signed or not
         if principal.kind == "anonymous":
@@ -232,13 +233,13 @@ class IamGate:
                 raise Refusal("denied", self._message(principal, request, decision))
 
     @staticmethod
-    def _consistent(response: Any, call: Call, signed: Signed | None) -> None:
+    def _consistent(request: MotoRequest, call: Call, signed: Signed | None) -> None:
         """What the request states in two places must agree, as AWS insists it does."""
-        names = named_actions(response)
+        names = request.named_actions
         if call.service != "s3" and (len(names) > 1 or (names and call.operation not in names)):
             raise Refusal("denied", "the request names more than one operation: "
                                     f"{sorted(names | {call.operation})}")
-        if response.current_account != ACCOUNT:
+        if request.account != ACCOUNT:
             raise Refusal("denied", "the request addresses another account")
         if signed is None:
             return
@@ -246,7 +247,7 @@ class IamGate:
             raise Refusal("signature", f"Credential should be scoped to a valid region: the "
                                        f"request goes to {call.region}, the credential scope "
                                        f"says {signed.region}")
-        expected = signing_name(response)
+        expected = request.signing_name
         if signed.service != expected:
             raise Refusal("signature", f"Credential should be scoped to correct service: "
                                        f"'{expected}'.")

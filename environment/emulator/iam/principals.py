@@ -1,8 +1,8 @@
 """Who signed a request, and which policies speak for them.
 
 The gate reads roles, users and their policies straight from moto's IAM
-backend (it runs in the same process), so a policy attached a moment ago
-applies to the next request, as on AWS. What moto does not keep, the session
+backend (it runs in the same process; ``moto_adapter`` reads it), so a policy
+attached a moment ago applies to the next request, as on AWS. What moto does not keep, the session
 tags, transitive tag keys and session policies of an AssumeRole call, the gate
 records itself when it sees the call succeed.
 """
@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from datetime import UTC
-from typing import Any
+from typing import Any, Literal
 
-from ...settings import EMULATOR_ACCOUNT as ACCOUNT
+from .. import moto_adapter
+from ..moto_adapter import ACCOUNT
 
-PARTITION = "aws"
+# Who signed: the kit's administrator, an AssumeRole session, an IAM user, nobody (unsigned),
+# or a key nobody issued.
+Kind = Literal["admin", "session", "user", "anonymous", "invalid"]
+NO_SESSION = ("", 0.0)  # a temporary key STS does not know: no token matches, long expired
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,12 @@ class Session:
     transitive_keys: frozenset[str]
     session_policies: tuple[str, ...] | None
     expires: float
-    source_arn: str
     token: str = ""  # the SessionToken every request signed with this key must carry
 
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # "admin" | "session" | "user"
+    kind: Kind
     arn: str
     account: str = ACCOUNT
     userid: str = ""
@@ -104,28 +106,6 @@ class Sessions:
             self._sessions.clear()
 
 
-def iam_backend(account: str = ACCOUNT) -> Any:
-    from moto.iam.models import iam_backends
-
-    return iam_backends[account][PARTITION]
-
-
-def managed_document(policy: Any) -> str:
-    return next((v.document for v in policy.versions if v.is_default), "{}")
-
-
-def role_policies(role: Any) -> tuple[str, ...]:
-    return tuple(role.policies.values()) + tuple(managed_document(p)
-                                                 for p in role.managed_policies.values())
-
-
-def tag_dict(tags: Any) -> dict[str, str]:
-    """moto keeps tags as a list of {Key, Value} for roles and as a dict for users."""
-    if isinstance(tags, dict):
-        return {k: (v["Value"] if isinstance(v, dict) else v) for k, v in tags.items()}
-    return {t["Key"]: t["Value"] for t in tags or []}
-
-
 def resolve(access_key_id: str, sessions: Sessions, admin_key: str,
             admin_secret: str) -> Principal:
     """The principal behind an access key, with the secret and token its requests must prove.
@@ -136,48 +116,32 @@ def resolve(access_key_id: str, sessions: Sessions, admin_key: str,
     """
     if access_key_id == admin_key:
         return administrator(admin_secret)
-    iam = iam_backend()
     session = sessions.get(access_key_id)
-    key = iam.access_keys.get(access_key_id)
-    if key is None or getattr(key, "status", "Active") != "Active":
+    key = moto_adapter.access_key(access_key_id)
+    if key is None or not key.active:
         return Principal("invalid", f"unknown access key {access_key_id}")
-    role_arn = session.role_arn if session else getattr(key, "role_arn", None)
+    role_arn = session.role_arn if session else key.role_arn
     if role_arn:
-        token, expires = (session.token, session.expires) if session else moto_session(
-            access_key_id)
-        return replace(_session_principal(iam, role_arn, session),
-                       secret=key.secret_access_key, token=token, expires=expires)
-    if getattr(key, "user_name", None):
-        return replace(_user_principal(iam, key.user_name), secret=key.secret_access_key)
+        token, expires = (session.token, session.expires) if session else (
+            moto_adapter.assumed_session(access_key_id) or NO_SESSION)
+        return replace(_session_principal(role_arn, session), secret=key.secret,
+                       token=token, expires=expires)
+    if key.user_name:
+        return replace(_user_principal(key.user_name), secret=key.secret)
     return Principal("invalid", f"unknown access key {access_key_id}")
 
 
-def moto_session(access_key_id: str) -> tuple[str, float]:
-    """The session token and expiry moto gave a temporary key (for sessions the gate did not
-    record itself, e.g. from before a restart of the gate's bookkeeping)."""
-    from moto.sts.models import sts_backends
-
-    role = sts_backends[ACCOUNT][PARTITION].get_assumed_role_from_access_key(access_key_id)
-    if role is None:
-        return "", 0.0  # no token can match, and it is long expired
-    return role.session_token, role.expiration.replace(tzinfo=UTC).timestamp()
-
-
-def _session_principal(iam: Any, role_arn: str, session: Session | None) -> Principal:
+def _session_principal(role_arn: str, session: Session | None) -> Principal:
     role_name = role_arn.rsplit("/", 1)[-1]
-    try:
-        role = iam.get_role_by_arn(role_arn)
-        policies, role_tags, role_id = role_policies(role), tag_dict(role.tags), role.id
-    except Exception:  # the role was deleted: the session keeps no permissions
-        policies, role_tags, role_id = (), {}, "AROADELETED"
+    role = moto_adapter.role(role_arn)  # None once deleted: the session keeps no permissions
     session_name = session.session_name if session else "session"
-    tags = {**role_tags, **(session.tags if session else {})}
+    tags = {**(role.tags if role else {}), **(session.tags if session else {})}
     return Principal(
         kind="session",
         arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session_name}",
-        userid=f"{role_id}:{session_name}",
+        userid=f"{role.id if role else 'AROADELETED'}:{session_name}",
         tags=tags,
-        identity_policies=policies,
+        identity_policies=role.policies if role else (),
         session_policies=session.session_policies if session else None,
         expires=session.expires if session else None,
         role_arn=role_arn,
@@ -186,15 +150,10 @@ def _session_principal(iam: Any, role_arn: str, session: Session | None) -> Prin
     )
 
 
-def _user_principal(iam: Any, user_name: str) -> Principal:
-    user = iam.get_user(user_name)
-    policies = tuple(user.policies.values()) + tuple(
-        managed_document(p) for p in user.managed_policies.values())
-    for group in iam.get_groups_for_user(user_name):
-        policies += tuple(group.policies.values()) + tuple(
-            managed_document(p) for p in group.managed_policies.values())
-    return Principal("user", user.arn, userid=user.id, username=user.name,
-                     tags=tag_dict(getattr(user, "tags", {})), identity_policies=policies)
+def _user_principal(user_name: str) -> Principal:
+    user = moto_adapter.user(user_name)
+    return Principal("user", user.arn, userid=user.id, username=user.name, tags=user.tags,
+                     identity_policies=user.policies)
 
 
 def expired(principal: Principal, now: float) -> bool:

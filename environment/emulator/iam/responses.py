@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
+from functools import cache
 from xml.sax.saxutils import escape
 
+from ..moto_adapter import service_model
+from .calls import Protocol
+
 QUERY_CODES = {"sns": "AuthorizationError"}
-# Services that moved from the query protocol to JSON and keep their old error codes: boto3
-# reads those codes from the x-amzn-query-error header.
-QUERY_COMPATIBLE = {"sqs", "cloudwatch"}
+
+
+@cache
+def query_compatible(service: str) -> bool:
+    """Whether the service moved from the query protocol to JSON keeping its old error codes,
+    which boto3 then reads from the x-amzn-query-error header (botocore's model says so)."""
+    try:
+        return "awsQueryCompatible" in service_model(service).metadata
+    except Exception:  # no model by that name: not one of them
+        return False
 
 
 def cbor_text_map(items: dict[str, str]) -> bytes:
@@ -47,7 +58,7 @@ PROBLEMS = {
 }
 
 
-def error_response(service: str, protocol: str, start_response: Callable, message: str,
+def error_response(service: str, protocol: Protocol, start_response: Callable, message: str,
                    problem: str = "denied") -> Iterable[bytes]:
     """An error in the service's own protocol, with the code AWS gives for ``problem``."""
     request_id = str(uuid.uuid4())
@@ -57,7 +68,7 @@ def error_response(service: str, protocol: str, start_response: Callable, messag
                            "message": message, "Message": message}).encode()
         headers = [("Content-Type", "application/x-amz-json-1.0"),
                    ("x-amzn-RequestId", request_id)]
-        if service in QUERY_COMPATIBLE:
+        if query_compatible(service):
             headers.append(("x-amzn-query-error", f"{code};Sender"))
         status = "400 Bad Request"
     elif protocol == "cbor":

@@ -46,7 +46,6 @@ class Signed:
     """A SigV4 signature as it arrived, not yet checked."""
 
     access_key_id: str
-    date: str  # yyyymmdd of the credential scope
     region: str
     service: str  # the signing name in the scope (dynamodb, s3, monitoring, ...)
     signed_headers: tuple[str, ...]
@@ -86,7 +85,7 @@ def read_signature(environ: dict[str, Any]) -> Signed | None:
         key, date, region, service = _scope(match.group(1))
         timestamp = environ.get("HTTP_X_AMZ_DATE", "")
         token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
-        return Signed(key, date, region, service, tuple(match.group(2).split(";")),
+        return Signed(key, region, service, tuple(match.group(2).split(";")),
                       match.group(3), _timestamp(timestamp, date), False, token)
     if "X-Amz-Signature" in query or "X-Amz-Credential" in query or "X-Amz-Algorithm" in query:
         if query.get("X-Amz-Algorithm") != ALGORITHM:
@@ -98,7 +97,7 @@ def read_signature(environ: dict[str, Any]) -> Signed | None:
         expires = query.get("X-Amz-Expires", "")
         if not expires.isdigit() or not 0 < int(expires) <= MAX_PRESIGN_SECONDS:
             raise AuthError("malformed", "X-Amz-Expires must be between 1 and 604800 seconds")
-        return Signed(key, date, region, service,
+        return Signed(key, region, service,
                       tuple(query.get("X-Amz-SignedHeaders", "host").split(";")), signature,
                       _timestamp(query.get("X-Amz-Date", ""), date), True,
                       query.get("X-Amz-Security-Token"), int(expires))

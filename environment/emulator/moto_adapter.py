@@ -1,0 +1,351 @@
+"""Everything the emulator reads or changes inside moto, behind one small typed interface.
+
+The gate runs in moto's process and decides on what moto will execute, so it
+must reach moto's internals: its dispatch (to seat the authorisation hook), its
+request objects (to read the operation and parameters moto will use), its IAM,
+STS and DynamoDB backends (principals, policies, key schemas) and its server
+app. Each of those reaches lives here and nowhere else, so a moto upgrade is
+checked against this one file. Everything moto-shaped that leaves this module
+is plain data (strings, dicts, the frozen dataclasses below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from functools import lru_cache
+from typing import Any, Literal
+
+from ..settings import EMULATOR_ACCOUNT
+
+ACCOUNT = EMULATOR_ACCOUNT  # where moto keeps everything the kit creates
+PARTITION = "aws"
+
+# moto's entry points that always reach the authorisation hook before any backend call.
+GATED_ENTRIES = {"dispatch", "bucket_dispatch", "key_dispatch", "ambiguous_dispatch"}
+# moto handlers AWS serves without authentication and that change nothing.
+PUBLIC_HANDLERS = {"serve_json_web_key", "serve_openid_configuration"}
+
+# moto's names for S3 actions (from its ACTION_MAP) where IAM's differ.
+S3_ACTIONS = {
+    "HeadBucket": "ListBucket",
+    "ListObjects": "ListBucket",
+    "ListObjectsV2": "ListBucket",
+    "SelectObject": "GetObject",
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
+}
+
+WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
+HandlerKind = Literal["gated", "public", "unknown"]
+
+
+# --- the server -------------------------------------------------------------------------------
+
+def server_app() -> WSGIApp:
+    """moto's WSGI app: every service, dispatched by host name and request shape."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def request_handler() -> type:
+    """The werkzeug request handler moto's own server uses (it keeps S3's raw paths)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler
+
+
+# --- one request, as moto will execute it ------------------------------------------------------
+
+class MotoRequest:
+    """A typed view of moto's response object for the request it is about to execute."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    @property
+    def service(self) -> str:
+        """The IAM prefix of the service (dynamodb, s3, sqs, ...); empty if moto has none."""
+        return self._response.service_name or ""
+
+    @property
+    def operation(self) -> str:
+        """The operation moto resolved; empty when it resolved none or several."""
+        operation = self._response._get_action()
+        if isinstance(operation, list):
+            operation = operation[0] if len(operation) == 1 else ""
+        return operation if isinstance(operation, str) else ""
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return _Params(self._response)
+
+    @property
+    def region(self) -> str:
+        return self._response.region
+
+    @property
+    def account(self) -> str:
+        return self._response.current_account
+
+    @property
+    def method(self) -> str:
+        return self._response.method
+
+    @property
+    def path(self) -> str:
+        return self._response.path
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    @property
+    def body(self) -> bytes:
+        raw = self._response.raw_body
+        return raw if isinstance(raw, bytes) else str(raw or "").encode()
+
+    @property
+    def named_actions(self) -> set[str]:
+        """Every operation name the request states (URL, form body, X-Amz-Target)."""
+        request = self._response.normalized_request
+        names = {v for source in (request.args, request.form) for v in source.getlist("Action")}
+        target = self.headers.get("X-Amz-Target")
+        if target:
+            names.add(target.rsplit(".", 1)[-1])
+        return names
+
+    @property
+    def signing_name(self) -> str:
+        """The SigV4 service name AWS expects in the credential scope for this service."""
+        model = service_model(self._response.boto3_service_name)
+        return model.signing_name or model.endpoint_prefix
+
+    @property
+    def operation_names(self) -> frozenset[str]:
+        """Every operation botocore's model of this service defines."""
+        return frozenset(service_model(self._response.boto3_service_name).operation_names)
+
+
+class _Params(Mapping[str, Any]):
+    """A request's parameters read through moto's ``_get_param``, exactly as its handlers do."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._response._get_param(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        source = getattr(self._response, "params", None) if getattr(
+            self._response, "automated_parameter_parsing", False) else self._response.querystring
+        return iter(source or {})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@lru_cache(maxsize=64)
+def service_model(name: str) -> Any:
+    from moto.core.utils import get_service_model
+
+    return get_service_model(name)
+
+
+# --- the seat of the gate in moto's dispatch ---------------------------------------------------
+
+Authorize = Callable[[MotoRequest, str], bool]  # (request, resource ARN) -> may it run
+MayRun = Callable[[HandlerKind], bool]  # is a handler of this kind allowed to run at all
+
+_seat: dict[str, Any] = {}
+
+
+def install(authorize: Authorize, may_run: MayRun) -> None:
+    """Seat the gate in moto (idempotent): the authorisation hook and the dispatcher guard.
+
+    moto calls ``_authenticate_and_authorize_action`` from its dispatch of every service
+    and every S3 handler, after it resolved the operation and before it touches a backend;
+    handlers that are not such dispatchers are classified before they run.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.utils import convert_to_flask_response
+
+    _seat.update(authorize=authorize, may_run=may_run)
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize_in_moto  # type: ignore[assignment,method-assign]
+    if not hasattr(convert_to_flask_response.__call__, "__wrapped__"):
+        convert_to_flask_response.__call__ = _guarded(  # type: ignore[method-assign]
+            convert_to_flask_response.__call__)
+
+
+def _authorize_in_moto(response: Any, iam_request_cls: type, resource: str = "*") -> None:
+    """Replaces moto's ``ActionAuthenticatorMixin._authenticate_and_authorize_action``."""
+    if not _seat["authorize"](MotoRequest(response), resource):
+        raise _access_denied(response)
+
+
+def _access_denied(response: Any) -> Exception:
+    """An exception moto turns into an error response without running the operation."""
+    if getattr(response, "service_name", None) == "s3":
+        from moto.s3.exceptions import S3ClientError
+
+        return S3ClientError("AccessDenied", "Access Denied")
+    from werkzeug.exceptions import Forbidden
+
+    return Forbidden()
+
+
+def _guarded(original: Callable[..., Any]) -> Callable[..., Any]:
+    def call(self: Any, args: Any = None, **kwargs: Any) -> Any:
+        if not _seat["may_run"](_handler_kind(self.callback)):
+            from flask import Response
+
+            return Response(status=403)
+        return original(self, args, **kwargs)
+
+    call.__wrapped__ = original  # type: ignore[attr-defined]
+    return call
+
+
+def _handler_kind(callback: Any) -> HandlerKind:
+    from moto.core.responses import BaseResponse
+
+    name = getattr(callback, "__name__", "")
+    if name in PUBLIC_HANDLERS:
+        return "public"
+    owner = getattr(callback, "__self__", None)
+    if name in GATED_ENTRIES and isinstance(owner, type) and issubclass(owner, BaseResponse):
+        return "gated"
+    return "unknown"
+
+
+# --- IAM and STS: who holds a key, and which policies speak for them ---------------------------
+
+@dataclass(frozen=True)
+class AccessKey:
+    secret: str
+    active: bool
+    role_arn: str | None  # set for STS's temporary keys
+    user_name: str | None  # set for an IAM user's keys
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    tags: dict[str, str]
+    policies: tuple[str, ...]  # inline and attached managed policy documents
+    trust_policy: str
+
+
+@dataclass(frozen=True)
+class User:
+    arn: str
+    id: str
+    name: str
+    tags: dict[str, str]
+    policies: tuple[str, ...]  # the user's and its groups', inline and managed
+
+
+def _iam() -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[ACCOUNT][PARTITION]
+
+
+def access_key(access_key_id: str) -> AccessKey | None:
+    key = _iam().access_keys.get(access_key_id)
+    if key is None:
+        return None
+    return AccessKey(key.secret_access_key, getattr(key, "status", "Active") == "Active",
+                     getattr(key, "role_arn", None), getattr(key, "user_name", None))
+
+
+def role(arn: str) -> Role | None:
+    try:
+        found = _iam().get_role_by_arn(arn)
+    except Exception:  # moto raises its own IAMNotFoundException
+        return None
+    return Role(found.id, _tags(found.tags), _documents(found), found.assume_role_policy_document)
+
+
+def user(name: str) -> User:
+    iam = _iam()
+    found = iam.get_user(name)
+    policies = _documents(found) + tuple(
+        document for group in iam.get_groups_for_user(name) for document in _documents(group))
+    return User(found.arn, found.id, found.name, _tags(getattr(found, "tags", {})), policies)
+
+
+def managed_policy(arn: str) -> str | None:
+    """The default version's document of a managed policy; None if there is no such policy."""
+    try:
+        return _default_version(_iam().get_policy(arn))
+    except Exception:  # moto raises its own IAMNotFoundException
+        return None
+
+
+def assumed_session(access_key_id: str) -> tuple[str, float] | None:
+    """The session token and expiry (epoch seconds) STS gave a temporary key, if it did."""
+    from moto.sts.models import sts_backends
+
+    found = sts_backends[ACCOUNT][PARTITION].get_assumed_role_from_access_key(access_key_id)
+    if found is None:
+        return None
+    return found.session_token, found.expiration.replace(tzinfo=UTC).timestamp()
+
+
+def _default_version(policy: Any) -> str:
+    return next((v.document for v in policy.versions if v.is_default), "{}")
+
+
+def _documents(holder: Any) -> tuple[str, ...]:
+    """Inline then managed policy documents of a role, user or group."""
+    return tuple(holder.policies.values()) + tuple(
+        _default_version(p) for p in holder.managed_policies.values())
+
+
+def _tags(tags: Any) -> dict[str, str]:
+    """moto keeps tags as a list of {Key, Value} for roles and as a dict for users."""
+    if isinstance(tags, dict):
+        return {k: (v["Value"] if isinstance(v, dict) else v) for k, v in tags.items()}
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+# --- DynamoDB: key schemas and moto's own key condition parser ---------------------------------
+
+def _dynamodb(region: str) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[ACCOUNT][region]
+
+
+def hash_key(region: str, table: str, index: str | None) -> str | None:
+    """The partition key attribute of a table or index; None if there is no such table."""
+    found = _dynamodb(region).tables.get(table)
+    if found is None:
+        return None
+    if index:
+        for candidate in found.indexes + found.global_indexes:
+            if candidate.name == index:
+                return next((k["AttributeName"] for k in candidate.schema
+                             if k["KeyType"] == "HASH"), None)
+        return None
+    return found.hash_key_attr or None
+
+
+def key_condition_values(region: str, table: str, index: str | None, expression: str,
+                         values: Mapping[str, Any], names: Mapping[str, str]) -> list[Any]:
+    """The attribute values a key condition expression compares the partition key with,
+    as moto's parser reads them against the table's real schema."""
+    from moto.dynamodb.parsing.key_condition_expression import parse_expression
+
+    schema = _dynamodb(region).get_schema(table_name=table, index_name=index)
+    conditions, _, _ = parse_expression(
+        key_condition_expression=expression, expression_attribute_values=values,
+        expression_attribute_names=names, schema=schema)
+    return [value for _, value in conditions]
