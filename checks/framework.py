@@ -5,8 +5,8 @@ An exercise is a function that receives the learner's functions and a
 cases (happy ones and hostile ones), and the first case that goes wrong ends
 the check with a report of what was sent, what came back, what was expected,
 and a hint; the outcome keeps the result of every case that ran. Learner code
-always runs in a worker thread with a time limit, so a function that hangs or raises becomes a report,
-never a hung notebook or a traceback from our code.
+always runs in a worker thread with a time limit, so a function that hangs or
+raises becomes a report, never a hung notebook or a traceback from our code.
 
 Hints are progressive, so that an answer is never one failed run away: the
 first report of a failing case gives the idea (``hint``); the code-level step

@@ -149,7 +149,7 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
         refused.append(("a pool token without custom:tenant_tier, with X-Tenant-Tier: premium",
                         {"headers": {**bearer(untiered), "X-Tenant-Tier": "premium"}},
                         "a token without a tier gets no context: no header may fill it in."))
-    forged, _ = forgeries(token, lab.access_token(ALICE), "tenant-b", lab.settings.embedded)
+    forged = forgeries(token, lab.access_token(ALICE), "tenant-b", lab.settings.embedded)
     refused += [(f"Bearer with {f.name}", {"headers": bearer(f.token)}, f.hint)
                 for f in forged if f.token and not f.token.startswith("Bearer")]
     for name, kwargs, hint in refused:

@@ -130,14 +130,14 @@ def check_verify_token(verify_token, t: Trial) -> None:
             t.expect(isinstance(claims, dict) and claims.get("custom:tenant_id") == tenant.id,
                      f"the token's claims: a dict with custom:tenant_id = {tenant.id!r}",
                      claims, hint="return the claims the verification gave you.")
-    forged, skipped = forgeries(lab.id_token(ALICE), lab.access_token(ALICE), "tenant-b",
-                                lab.settings.embedded)
-    for forgery in forged:
+    for forgery in forgeries(lab.id_token(ALICE), lab.access_token(ALICE), "tenant-b",
+                             lab.settings.embedded):
+        if forgery.token is None:
+            t.skip(forgery.name, "it needs the embedded emulator's signing key")
+            continue
         with t.case(forgery.name):
             t.rejects(verify_token, forgery.token, accept=REFUSALS, hint=forgery.hint,
                       sent=preview(forgery.token))
-    for name in skipped:
-        t.skip(name, "they need the embedded emulator's signing key")
     if lab.settings.embedded:
         with t.case("a genuine ID token of another user pool that claims tenant-a"):
             token = foreign_id_token(lab)
