@@ -8,7 +8,6 @@ import statistics
 import tempfile
 from collections.abc import Callable
 
-import boto3
 from boto3.dynamodb.conditions import Key
 
 from environment import emulator
@@ -48,11 +47,7 @@ def _emulator(gate_on: bool) -> tuple[dict[str, Callable[[], object]], Callable[
         RoleArn=f"arn:aws:iam::{EMULATOR_ACCOUNT}:role/{settings.name('tenant-access')}",
         RoleSessionName="bench", Tags=[{"Key": "TenantID", "Value": "tenant-a"}]
     )["Credentials"]
-    tenant = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                           aws_secret_access_key=creds["SecretAccessKey"],
-                           aws_session_token=creds["SessionToken"], region_name="us-east-1")
-    scoped = tenant.resource("dynamodb", endpoint_url=settings.endpoint).Table(
-        settings.name("orders"))
+    scoped = settings.session(creds).resource("dynamodb").Table(settings.name("orders"))
     admin = settings.resource("dynamodb").Table(settings.name("orders"))
     item = {"pk": "TENANT#tenant-a", "sk": "ORDER#bench"}
     scoped.put_item(Item=item)

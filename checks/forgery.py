@@ -82,8 +82,9 @@ def public_pem(key: Any) -> bytes:
 @dataclass(frozen=True)
 class Forgery:
     name: str
-    token: str
+    token: str | None  # None when it needs the signing key and the key is not at hand
     hint: str
+    needs_signing_key: bool = False
 
 
 def minted(genuine_id_token: str, drop: tuple[str, ...] = (), **changes: Any) -> str | None:
@@ -102,10 +103,11 @@ def minted(genuine_id_token: str, drop: tuple[str, ...] = (), **changes: Any) ->
 
 
 def forgeries(genuine_id_token: str, genuine_access_token: str, other_tenant: str,
-              use_emulator_key: bool) -> tuple[list[Forgery], list[str]]:
-    """Every token a verifier must refuse, built from a genuine one; also the names skipped.
+              use_emulator_key: bool) -> list[Forgery]:
+    """Every token a verifier must refuse, built from a genuine one.
 
-    The first seven do not depend on the emulator's key (lab 2 reuses them).
+    Those that need the emulator's signing key say so (``needs_signing_key``); without the
+    key (LocalStack, AWS, or ``use_emulator_key=False``) their token is None, to be skipped.
     """
     header, claims = segments(genuine_id_token)
     now = int(time.time())
@@ -134,60 +136,62 @@ def forgeries(genuine_id_token: str, genuine_access_token: str, other_tenant: st
                 "access tokens carry no aud and no tenant claims: require your audience "
                 "and an ID token's token_use."),
     ]
-    skipped: list[str] = []
     key = emulator_key() if use_emulator_key else None
-    if key is not None:
-        found.insert(5, Forgery(
-            "an HS256 token keyed with the pool's public key (algorithm confusion)",
-            hs256_with_public_key({**claims, "custom:tenant_id": other_tenant}, public_pem(key)),
-            "accept the one algorithm the pool signs with, and no other."))
-        issuer, client = claims["iss"], claims["aud"]
-        pool = issuer.rsplit("/", 1)[-1]
-        found += [
-            Forgery("a genuinely signed token that expired two days ago",
-                    signed({**claims, "iat": now - 2 * day - 3600, "auth_time": now - 2 * day
-                            - 3600, "exp": now - 2 * day}, key),
-                    "PyJWT checks exp when it is present; never switch that check off."),
-            Forgery("a genuinely signed token with no exp claim at all",
-                    signed({k: v for k, v in claims.items() if k != "exp"}, key),
-                    "PyJWT only checks a claim that is there: make exp (and iat) required."),
-            Forgery("a genuinely signed token for another app client (wrong aud)",
-                    signed({**claims, "aud": "some-other-app-client"}, key),
-                    "tell jwt.decode which audience you expect: your app client's id."),
-            Forgery("a genuinely signed token from another user pool (wrong iss)",
-                    signed({**claims, "iss": issuer.rsplit("/", 1)[0]
-                            + "/us-east-1_AnotherPool"}, key),
-                    "on the emulator every pool shares one key, so only the issuer check "
-                    "stops a token minted by another pool."),
-            Forgery("a genuinely signed token with token_use 'access' and a valid aud",
-                    signed({**claims, "token_use": "access"}, key),
-                    "only an ID token carries the tenant: refuse any other token_use."),
-            Forgery("a genuinely signed token with no token_use claim",
-                    signed({k: v for k, v in claims.items() if k != "token_use"}, key),
-                    "a missing token_use is not 'id': require the claim, no default."),
-            Forgery("a genuinely signed token whose iss is the pool's issuer plus '-evil'",
-                    signed({**claims, "iss": issuer + "-evil"}, key),
-                    "compare the issuer for equality; a prefix, suffix or 'in' test lets "
-                    "look-alike issuers through."),
-            Forgery("a genuinely signed token from a foreign host with the pool id in its path",
-                    signed({**claims, "iss": f"https://evil.example.com/{pool}"}, key),
-                    "compare the whole issuer URL for equality, not the pool id inside it."),
-            Forgery("a genuinely signed token whose aud is the client id cut short",
-                    signed({**claims, "aud": client[: len(client) // 2]}, key),
-                    "compare the audience for equality; 'aud in client_id' accepts any "
-                    "piece of it."),
-            Forgery("a genuinely signed token whose aud is the client id plus a suffix",
-                    signed({**claims, "aud": client + "-evil"}, key),
-                    "compare the audience for equality, not with startswith."),
-            Forgery("a genuinely signed token that is not valid before tomorrow (nbf)",
-                    signed({**claims, "nbf": now + day}, key),
-                    "PyJWT refuses a token before its nbf unless that check is switched off."),
-            Forgery("a genuinely signed token issued tomorrow (iat in the future)",
-                    signed({**claims, "iat": now + day, "exp": now + 2 * day}, key),
-                    "a token from the future was not issued by your pool's clock: keep PyJWT's "
-                    "iat check on."),
-        ]
-    else:
-        skipped = ["HS256 confusion, expired, no exp, wrong aud, wrong iss, token_use, "
-                   "look-alike issuer and audience, nbf and iat forgeries"]
-    return found, skipped
+
+    def keyed(name: str, payload: dict, hint: str) -> Forgery:
+        """A forgery only the emulator's key can sign (PyJWT's checks beyond the signature)."""
+        return Forgery(name, None if key is None else signed(payload, key), hint,
+                       needs_signing_key=True)
+
+    confused = {**claims, "custom:tenant_id": other_tenant}
+    found.insert(5, Forgery(
+        "an HS256 token keyed with the pool's public key (algorithm confusion)",
+        None if key is None else hs256_with_public_key(confused, public_pem(key)),
+        "accept the one algorithm the pool signs with, and no other.", needs_signing_key=True))
+    issuer, client = claims["iss"], claims["aud"]
+    pool = issuer.rsplit("/", 1)[-1]
+    found += [
+        keyed("a genuinely signed token that expired two days ago",
+              {**claims, "iat": now - 2 * day - 3600, "auth_time": now - 2 * day
+                      - 3600, "exp": now - 2 * day},
+              "PyJWT checks exp when it is present; never switch that check off."),
+        keyed("a genuinely signed token with no exp claim at all",
+              {k: v for k, v in claims.items() if k != "exp"},
+              "PyJWT only checks a claim that is there: make exp (and iat) required."),
+        keyed("a genuinely signed token for another app client (wrong aud)",
+              {**claims, "aud": "some-other-app-client"},
+              "tell jwt.decode which audience you expect: your app client's id."),
+        keyed("a genuinely signed token from another user pool (wrong iss)",
+              {**claims, "iss": issuer.rsplit("/", 1)[0]
+                      + "/us-east-1_AnotherPool"},
+              "on the emulator every pool shares one key, so only the issuer check "
+              "stops a token minted by another pool."),
+        keyed("a genuinely signed token with token_use 'access' and a valid aud",
+              {**claims, "token_use": "access"},
+              "only an ID token carries the tenant: refuse any other token_use."),
+        keyed("a genuinely signed token with no token_use claim",
+              {k: v for k, v in claims.items() if k != "token_use"},
+              "a missing token_use is not 'id': require the claim, no default."),
+        keyed("a genuinely signed token whose iss is the pool's issuer plus '-evil'",
+              {**claims, "iss": issuer + "-evil"},
+              "compare the issuer for equality; a prefix, suffix or 'in' test lets "
+              "look-alike issuers through."),
+        keyed("a genuinely signed token from a foreign host with the pool id in its path",
+              {**claims, "iss": f"https://evil.example.com/{pool}"},
+              "compare the whole issuer URL for equality, not the pool id inside it."),
+        keyed("a genuinely signed token whose aud is the client id cut short",
+              {**claims, "aud": client[: len(client) // 2]},
+              "compare the audience for equality; 'aud in client_id' accepts any "
+              "piece of it."),
+        keyed("a genuinely signed token whose aud is the client id plus a suffix",
+              {**claims, "aud": client + "-evil"},
+              "compare the audience for equality, not with startswith."),
+        keyed("a genuinely signed token that is not valid before tomorrow (nbf)",
+              {**claims, "nbf": now + day},
+              "PyJWT refuses a token before its nbf unless that check is switched off."),
+        keyed("a genuinely signed token issued tomorrow (iat in the future)",
+              {**claims, "iat": now + day, "exp": now + 2 * day},
+              "a token from the future was not issued by your pool's clock: keep PyJWT's "
+              "iat check on."),
+    ]
+    return found

@@ -1,11 +1,12 @@
 """How an exercise is checked: cases run against the learner's functions.
 
 An exercise is a function that receives the learner's functions and a
-``Trial``. It walks through cases (happy ones and hostile ones), and the first
-case that goes wrong ends the check with a report of what was sent, what came
-back, what was expected, and a hint. Learner code always runs in a worker
-thread with a time limit, so a function that hangs or raises becomes a report,
-never a hung notebook or a traceback from our code.
+``Trial`` (which also hands it the connected lab, ``t.lab``). It walks through
+cases (happy ones and hostile ones), and the first case that goes wrong ends
+the check with a report of what was sent, what came back, what was expected,
+and a hint; the outcome keeps the result of every case that ran. Learner code
+always runs in a worker thread with a time limit, so a function that hangs or
+raises becomes a report, never a hung notebook or a traceback from our code.
 
 Hints are progressive, so that an answer is never one failed run away: the
 first report of a failing case gives the idea (``hint``); the code-level step
@@ -20,8 +21,12 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from environment.lab import Lab
 
 DEFAULT_TIMEOUT_S = 15.0
 OUR_CODE = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] /
@@ -41,8 +46,26 @@ class Exercise:
     def lab(self) -> int:
         return int(self.id.split(".")[0])
 
+    @property
+    def order(self) -> tuple[int, ...]:
+        """Sorts 1.2 before 1.10, as the notebook does."""
+        return tuple(int(part) for part in self.id.split("."))
+
 
 State = Literal["passed", "failed", "not started", "not checked"]
+CaseState = Literal["passed", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """How one case of a check ended; ``detail`` says why a case was skipped."""
+
+    name: str
+    result: CaseState
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "result": self.result, "detail": self.detail}
 
 
 @dataclass
@@ -50,10 +73,10 @@ class Outcome:
     exercise: str
     title: str
     passed: bool
-    cases: int
+    cases: int  # how many cases ran, the failing one included
     message: str
     failed_case: str | None = None
-    skipped: list[str] = field(default_factory=list)
+    results: list[CaseResult] = field(default_factory=list)  # one per case, in order
     # The report as labelled parts (sent, expected, got, hint, ...), for renderers other than text.
     fields: list[tuple[str, str]] = field(default_factory=list)
     state: State | None = None  # derived from ``passed`` unless the run says more
@@ -62,10 +85,20 @@ class Outcome:
         if self.state is None:
             self.state = "passed" if self.passed else "failed"
 
+    @property
+    def skipped(self) -> list[str]:
+        """The cases that could not run here, each with the reason."""
+        return [f"{r.name} ({r.detail})" for r in self.results if r.result == "skipped"]
+
+    @property
+    def passed_cases(self) -> int:
+        return sum(r.result == "passed" for r in self.results)
+
     def as_dict(self) -> dict[str, Any]:
         return {"exercise": self.exercise, "title": self.title, "passed": self.passed,
                 "state": self.state, "cases": self.cases, "failed_case": self.failed_case,
-                "message": self.message, "skipped": self.skipped}
+                "message": self.message, "skipped": self.skipped,
+                "results": [r.as_dict() for r in self.results]}
 
 
 REGISTRY: dict[str, Exercise] = {}
@@ -152,22 +185,35 @@ def short(value: Any, limit: int = 160) -> str:
 
 
 class Trial:
-    """The cases of one check run: counts them, names the current one, calls learner code."""
+    """The cases of one check run: records how each ended, names the current one, calls
+    learner code, and reaches the lab (``t.lab``) for checks that need the account."""
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self.timeout = timeout
         self.cases = 0
         self.current = ""
-        self.skipped: list[str] = []
+        self.results: list[CaseResult] = []
+
+    @cached_property
+    def lab(self) -> Lab:
+        """The connected lab, connected on first use: a check that needs no AWS never waits."""
+        from environment.lab import current
+
+        return current()
 
     @contextmanager
     def case(self, name: str) -> Iterator[None]:
         self.cases += 1
         self.current = name
-        yield
+        try:
+            yield
+        except BaseException:
+            self.results.append(CaseResult(name, "failed"))
+            raise
+        self.results.append(CaseResult(name, "passed"))
 
     def skip(self, name: str, why: str) -> None:
-        self.skipped.append(f"{name} ({why})")
+        self.results.append(CaseResult(name, "skipped", why))
 
     def call(self, fn: Callable, *args: Any, hint: str = "", code_hint: str = "",
              **kwargs: Any) -> Any:
@@ -226,7 +272,7 @@ def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT
                   ("idea", found.hint)]
         return Outcome(found.id, found.title, False, trial.cases,
                        f"Not started yet: {stub}.\n" + _text(fields),
-                       trial.current, trial.skipped, fields, "not started")
+                       trial.current, trial.results, fields, "not started")
     except CaseFailed as failed:
         key = (found.id, failed.case)
         FAILURES[key] = FAILURES.get(key, 0) + 1
@@ -234,18 +280,18 @@ def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT
         fields = _fields(failed, found, repeated=FAILURES[key] > 1)
         return Outcome(found.id, found.title, False, trial.cases,
                        f"Case failed: {failed.case}\n" + _text(fields),
-                       failed.case, trial.skipped, fields)
+                       failed.case, trial.results, fields)
     except Exception as error:  # our own bug or an environment problem: say so plainly
         return Outcome(found.id, found.title, False, trial.cases,
                        f"The check itself could not run ({type(error).__name__}: {error}). "
                        "Is the environment up (`make env-status`)? If it is, this is a bug "
                        "in the kit: please report it with this message.",
-                       trial.current, trial.skipped, state="not checked")
+                       trial.current, trial.results, state="not checked")
     for key in [key for key in FAILURES if key[0] == found.id]:
         del FAILURES[key]
     LAST_FAILURE.pop(found.id, None)
     return Outcome(found.id, found.title, True, trial.cases,
-                   f"all {trial.cases} cases passed", None, trial.skipped)
+                   f"all {trial.cases} cases passed", None, trial.results)
 
 
 def _wrong_arguments(found: Exercise, functions: tuple[Callable, ...]) -> str:

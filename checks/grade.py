@@ -44,6 +44,7 @@ class ExerciseResult:
     title: str
     status: Literal["passed", "failed", "not run"]
     message: str = ""
+    results: list[dict[str, str]] = field(default_factory=list)  # each case: name, result, detail
 
 
 @dataclass
@@ -131,7 +132,7 @@ def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S,
             if output.get("output_type") == "error":
                 result.cell_errors.append(f"cell {index}: {output['ename']}: "
                                           f"{output['evalue']}".splitlines()[0][:160])
-    expected = sorted((e for e in REGISTRY.values() if e.lab == lab), key=lambda e: e.id)
+    expected = sorted((e for e in REGISTRY.values() if e.lab == lab), key=lambda e: e.order)
     for exercise in expected:
         outcome = graded.get(exercise.id)
         if outcome is None or outcome["state"] == "not checked":
@@ -141,7 +142,7 @@ def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S,
         else:
             status = "passed" if outcome["passed"] else "failed"
             result.exercises.append(ExerciseResult(exercise.id, exercise.title, status,
-                                                   outcome["message"]))
+                                                   outcome["message"], outcome["results"]))
     if lab is not None and not expected and not result.problem:
         result.problem = f"no exercises are known for lab {lab}"
     return result

@@ -13,15 +13,15 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from environment.account.tenants import TENANTS
-from environment.lab import Lab, current
+from environment.lab import Lab
 
 from . import isolation_questions as q
+from .answers import attempt
 from .framework import CaseFailed, Trial, exercise
-from .matrix import attempt, check_matrix
+from .matrix import check_matrix
 from .policy_space import Question, allowed, denied, policy_problem, summary, unknown_tenant
 from .vending import check_vendor
 
@@ -67,7 +67,7 @@ def _judged(t: Trial, policy: dict, questions: Sequence[Question], expect_allowe
               f"table_arn; Condition: {OWN_CONDITION}; and \"Version\": \"2012-10-17\".",
 )
 def check_tenant_policy(tenant_policy, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     table = lab.table_arn("orders")
     lab_tenants = [tenant.id for tenant in TENANTS]
     stranger = unknown_tenant(lab.identity.pool_id, lab_tenants)
@@ -156,7 +156,7 @@ def check_tenant_policy(tenant_policy, t: Trial) -> None:
               "Tags=[{'Key': 'TenantID', 'Value': tenant}])['Credentials'].",
 )
 def check_token_vendor(vend_credentials, t: Trial) -> None:
-    check_vendor(current(), vend_credentials, t)
+    check_vendor(t.lab, vend_credentials, t)
 
 
 # --- 2.3 ---------------------------------------------------------------------------------------
@@ -166,24 +166,17 @@ def check_token_vendor(vend_credentials, t: Trial) -> None:
     "2.3", "no leaks across tenants (N x N)", ("vend_credentials", "scoped_orders_table"),
     hint="build the table from a boto3 session of the vended credentials (all three parts), "
          "pointed at the lab's endpoint and region.",
-    code_hint="boto3.Session(aws_access_key_id=c['AccessKeyId'], aws_secret_access_key="
+    code_hint="lab.session(c) (the three parts on the lab's endpoint and region), or by "
+              "hand boto3.Session(aws_access_key_id=c['AccessKeyId'], aws_secret_access_key="
               "c['SecretAccessKey'], aws_session_token=c['SessionToken'], region_name="
               "lab.settings.region).resource('dynamodb', endpoint_url=lab.settings.endpoint)"
               ".Table(lab.settings.name('orders'))",
 )
 def check_isolation_matrix(vend_credentials, scoped_orders_table, t: Trial) -> None:
-    check_matrix(current(), vend_credentials, scoped_orders_table, t)
+    check_matrix(t.lab, vend_credentials, scoped_orders_table, t)
 
 
 # --- 2.4 ---------------------------------------------------------------------------------------
-
-
-def _session(creds: dict[str, Any], lab: Lab) -> Any:
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"],
-                         region_name=lab.settings.region).client(
-        "s3", endpoint_url=lab.settings.endpoint)
 
 
 PREFIX_CONDITION = "{'StringLike': {'s3:prefix': f'{tenant_id}/*'}}"
@@ -198,7 +191,7 @@ PREFIX_CONDITION = "{'StringLike': {'s3:prefix': f'{tenant_id}/*'}}"
               f"s3:ListBucket on f'arn:aws:s3:::{{bucket}}' with {PREFIX_CONDITION}.",
 )
 def check_session_policy(session_policy, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     lab_tenants = [tenant.id for tenant in TENANTS]
     stranger = unknown_tenant(lab.identity.pool_id + "/s3", lab_tenants)
     with t.case("session_policy returns a policy document"):
@@ -271,7 +264,7 @@ def _live(t: Trial, lab: Lab, policy: dict) -> None:
         except ClientError as error:
             t.expect(False, "AssumeRole accepts the policy", error.response["Error"]["Message"],
                      hint="a session policy is passed as JSON text, at most 2048 characters.")
-        s3 = _session(creds, lab)
+        s3 = lab.session(creds).client("s3")
         steps = [
             ("write tenant-a/report.txt", "allowed",
              lambda: s3.put_object(Bucket=bucket, Key="tenant-a/report.txt", Body=b"a")),

@@ -16,11 +16,10 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from environment.account.tenants import TENANTS
 from environment.lab import Lab
 
+from .answers import attempt
 from .framework import Trial, short
 from .vending import takes_clock, vend
 
@@ -28,18 +27,6 @@ REJECTED_CREDENTIALS = {  # what AWS answers to credentials that are not a whole
     "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
     "MissingAuthenticationTokenException", "IncompleteSignatureException",
     "SignatureDoesNotMatch", "ExpiredTokenException", "InvalidToken"}
-
-
-def attempt(call: Callable[[], Any]) -> str:
-    """'allowed', 'denied', or what else happened, for a call the check makes on a table."""
-    try:
-        call()
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        return "denied" if code in ("AccessDeniedException", "AccessDenied") else code
-    except (BotoCoreError, Exception) as error:  # noqa: BLE001 - a table built wrongly
-        return f"{type(error).__name__}: {error}"
-    return "allowed"
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

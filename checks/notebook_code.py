@@ -50,7 +50,7 @@ def solution_path(lab_number: int) -> str:
 def exercise_ids(lab_number: int) -> list[str]:
     from .framework import REGISTRY
 
-    return sorted(e.id for e in REGISTRY.values() if e.lab == lab_number)
+    return [e.id for e in sorted(REGISTRY.values(), key=lambda e: e.order) if e.lab == lab_number]
 
 
 def functions_for(exercise_id: str, names: dict[str, Any]) -> list[Any]:

@@ -59,6 +59,8 @@ class Report:
         if outcome.skipped:
             body += (f'<div style="opacity:0.75">skipped: '
                      f'{html.escape("; ".join(outcome.skipped))}</div>')
+        if outcome.state == "failed" and outcome.cases > 1:
+            body += f'<div style="opacity:0.75">{html.escape(tally(outcome))}</div>'
         return (f'<div class="lab-check mathjax_ignore tex2jax_ignore" style="border-left:4px '
                 f'solid {colour};padding:4px 10px;margin:2px 0">{head}<div style="margin-top:4px">'
                 f"{body}</div></div>")
@@ -71,7 +73,14 @@ def render(outcome: Outcome) -> str:
     text = head + (outcome.message if outcome.passed else "\n" + outcome.message)
     if outcome.skipped:
         text += "\n   skipped:  " + "; ".join(outcome.skipped)
+    if outcome.state == "failed" and outcome.cases > 1:
+        text += "\n   " + tally(outcome)
     return text
+
+
+def tally(outcome: Outcome) -> str:
+    """How far the check got before the failing case (the outcome keeps every case's result)."""
+    return f"{outcome.passed_cases} of {outcome.cases} cases passed before this one"
 
 
 def show(outcome: Outcome) -> None:

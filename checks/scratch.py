@@ -77,10 +77,8 @@ def fresh_table(lab: Lab, short_name: str) -> ScratchTable:
         client.get_waiter("table_not_exists").wait(TableName=name,
                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     create_table(lab.settings, name)
-    credentials, principal = _check_credentials(lab)
-    resource = _session(lab).resource("dynamodb", endpoint_url=lab.settings.endpoint,
-                                      **credentials)
-    return ScratchTable(lab, resource.Table(name), principal)
+    session, principal = _check_session(lab)
+    return ScratchTable(lab, session.resource("dynamodb").Table(name), principal)
 
 
 _SESSIONS: dict[Any, boto3.Session] = {}
@@ -95,25 +93,20 @@ def _session(lab: Lab) -> boto3.Session:
 
 def kit_table(lab: Lab, table_name: str) -> Any:
     """A table with the kit's own (admin) credentials: what the check reads and plants with."""
-    return _session(lab).resource("dynamodb", endpoint_url=lab.settings.endpoint
-                                  ).Table(table_name)
+    return _session(lab).resource("dynamodb").Table(table_name)
 
 
-def _check_credentials(lab: Lab) -> tuple[dict[str, str], str | None]:
-    """Credentials of the check's own role session, audited by the gate; else the lab's own."""
+def _check_session(lab: Lab) -> tuple[boto3.Session, str | None]:
+    """The check's own role session, audited by the gate, and its ARN; else the kit's own."""
     if not lab.settings.embedded:
-        return {}, None
+        return _session(lab), None
     try:
         lab.audit_mark()
     except (LabError, OSError, ValueError):
-        return {}, None
+        return _session(lab), None
     assumed = lab.client("sts").assume_role(RoleArn=lab.role_arn(CHECK_ROLE),
                                             RoleSessionName=f"lab-check-{os.getpid()}")
-    credentials = assumed["Credentials"]
-    return ({"aws_access_key_id": credentials["AccessKeyId"],
-             "aws_secret_access_key": credentials["SecretAccessKey"],
-             "aws_session_token": credentials["SessionToken"]},
-            assumed["AssumedRoleUser"]["Arn"])
+    return lab.session(assumed["Credentials"]), assumed["AssumedRoleUser"]["Arn"]
 
 
 def raw_items(lab: Lab, table_name: str) -> list[dict[str, Any]]:

@@ -89,5 +89,5 @@ def progress(lab: int | None = None) -> Progress:
     """The state of every exercise of every lab (or of one lab), from the checks run so far."""
     states = _read(_path())
     exercises = sorted((e for e in REGISTRY.values() if lab is None or e.lab == lab),
-                       key=lambda e: tuple(int(part) for part in e.id.split(".")))
+                       key=lambda e: e.order)
     return Progress([(e.id, e.title, states.get(e.id, NEVER)) for e in exercises])

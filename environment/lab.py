@@ -8,16 +8,17 @@ kit's own errors print as two plain sentences instead of a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
 from . import emulator
 from .account import infrastructure, provision
 from .account.identity import Identity, TokenCache
-from .account.tenants import PASSWORD, TENANTS, Tenant, tenant
+from .account.tenants import PASSWORD, TENANTS, Tenant
 from .errors import LabError
 from .kit_api import kit_request
-from .settings import Settings, load_settings
+from .settings import EndpointSession, Settings, load_settings
 from .why import Explanation, explain
 
 
@@ -35,8 +36,10 @@ class Lab:
         """A boto3 Table resource for one of the lab's tables (``orders``, ``products``)."""
         return self.settings.resource("dynamodb").Table(self.settings.name(short_name))
 
-    def tenant(self, tenant_id: str) -> Tenant:
-        return tenant(tenant_id)
+    def session(self, credentials: Mapping[str, str]) -> EndpointSession:
+        """A boto3 session of vended credentials (``sts.assume_role(...)["Credentials"]``):
+        AccessKeyId, SecretAccessKey and SessionToken, on the lab's endpoint and region."""
+        return self.settings.session(credentials)
 
     @cached_property
     def account(self) -> str:

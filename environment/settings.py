@@ -9,9 +9,11 @@ the account. Everything else asks it for boto3 clients.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
@@ -63,38 +65,64 @@ class Settings:
         """The full name of one of our resources (tables, pools, queues)."""
         return f"{self.prefix}{short}"
 
-    def session(self) -> boto3.Session:
-        if self.endpoint is None:
-            return boto3.Session(region_name=self.region)
-        return boto3.Session(
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region,
-        )
+    def session(self, credentials: Mapping[str, str] | None = None) -> EndpointSession:
+        """A boto3 session bound to the lab's endpoint and region.
 
-    def client(self, service: str, **kwargs):
-        """A boto3 client pointed at the lab account; extra kwargs (credentials) override.
-
-        Clients without overrides are cached: building one costs tens of
-        milliseconds, and provisioning and checks ask for the same few often.
+        Without ``credentials`` it carries the kit's own keys (or, on real AWS, boto3's usual
+        chain). With the ``Credentials`` that STS returns, it is that role session: all three
+        parts go in, because the session token is what carries the role, its session policy
+        and its tags; a key id and secret without it are refused.
         """
-        if not kwargs:
-            return _cached_client(self, service)
-        return self._new_client(service, **kwargs)
+        if credentials is not None:
+            return EndpointSession(self.endpoint,
+                                   aws_access_key_id=credentials["AccessKeyId"],
+                                   aws_secret_access_key=credentials["SecretAccessKey"],
+                                   aws_session_token=credentials["SessionToken"],
+                                   region_name=self.region)
+        if self.endpoint is None:
+            return EndpointSession(None, region_name=self.region)
+        return EndpointSession(self.endpoint, aws_access_key_id=self.access_key,
+                               aws_secret_access_key=self.secret_key, region_name=self.region)
 
-    def _new_client(self, service: str, **kwargs):
-        session = kwargs.pop("session", None) or self.session()
-        return session.client(
+    def client(self, service: str):
+        """A boto3 client pointed at the lab account, with the kit's own credentials.
+
+        Clients are cached: building one costs tens of milliseconds, and provisioning and
+        checks ask for the same few often.
+        """
+        return _cached_client(self, service)
+
+    def _new_client(self, service: str):
+        return self.session().client(
             service,
-            endpoint_url=self.endpoint,
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
                           read_timeout=30),
-            **kwargs,
         )
 
-    def resource(self, service: str, **kwargs):
-        session = kwargs.pop("session", None) or self.session()
-        return session.resource(service, endpoint_url=self.endpoint, **kwargs)
+    def resource(self, service: str):
+        return self.session().resource(service)
+
+
+class EndpointSession(boto3.Session):
+    """A boto3 Session whose clients and resources go to one endpoint (None: AWS's own).
+
+    boto3 keeps the endpoint per client, not per session; binding it here means a session
+    of the lab cannot by mistake talk to real AWS with the lab's credentials.
+    """
+
+    def __init__(self, endpoint: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+        if kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = self.endpoint
+        return super().client(service_name, *args, **kwargs)
+
+    def resource(self, service_name: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+        if kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = self.endpoint
+        return super().resource(service_name, *args, **kwargs)
 
 
 _CLIENTS: dict[tuple[Settings, str], object] = {}

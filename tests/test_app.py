@@ -95,7 +95,6 @@ def test_health_needs_no_token(lab):
 
 
 def test_a_per_tenant_table_and_a_denial_by_the_account_become_403(lab):
-    import boto3
 
     creds = lab.client("sts").assume_role(
         RoleArn=lab.role_arn("order-service"), RoleSessionName="only-tenant-a",
@@ -103,11 +102,7 @@ def test_a_per_tenant_table_and_a_denial_by_the_account_become_403(lab):
                '"Action": "dynamodb:Query", "Resource": "*", "Condition": {'
                '"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["TENANT#tenant-a"]}}}]}',
     )["Credentials"]
-    scoped = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                           aws_secret_access_key=creds["SecretAccessKey"],
-                           aws_session_token=creds["SessionToken"], region_name="us-east-1"
-                           ).resource("dynamodb", endpoint_url=lab.settings.endpoint
-                                      ).Table(lab.settings.name("orders"))
+    scoped = lab.session(creds).resource("dynamodb").Table(lab.settings.name("orders"))
     chosen = []
 
     def table_for(ctx: TenantContext):

@@ -43,6 +43,24 @@ def test_the_first_failing_case_is_reported_with_expected_got_and_hint(toy_exerc
     assert "hint:     return n * 2" in outcome.message
 
 
+def test_every_case_keeps_its_result_and_the_report_ends_with_a_tally(toy_exercise):
+    outcome = run(toy_exercise, lambda n: n * 2)
+    assert [(r.name, r.result) for r in outcome.results] == [
+        ("double(1)", "passed"), ("double(5)", "passed"),
+        ("double('x') must be refused", "failed")]
+    assert render(outcome).endswith("2 of 3 cases passed before this one")
+    assert [r["result"] for r in outcome.as_dict()["results"]] == ["passed", "passed", "failed"]
+
+
+def test_a_skipped_case_is_a_result_with_its_reason():
+    trial = Trial()
+    with trial.case("runs"):
+        pass
+    trial.skip("needs the signing key", "not on AWS")
+    assert [(r.result, r.detail) for r in trial.results] == [("passed", ""),
+                                                             ("skipped", "not on AWS")]
+
+
 def test_returning_where_a_refusal_is_expected_fails(toy_exercise):
     outcome = run(toy_exercise, lambda n: n * 2)
     assert outcome.failed_case == "double('x') must be refused"

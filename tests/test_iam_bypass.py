@@ -72,10 +72,8 @@ def creds(lab, role) -> dict:
 
 
 @pytest.fixture(scope="module")
-def tenant(creds) -> boto3.Session:
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name="us-east-1")
+def tenant(lab, creds) -> boto3.Session:
+    return lab.session(creds)
 
 
 def signing(creds: dict) -> Credentials:
@@ -482,9 +480,7 @@ def test_a_queue_is_the_queue_moto_resolves(lab, role):
     creds = lab.client("sts").assume_role(
         RoleArn=role, RoleSessionName="queues",
         Tags=[{"Key": "TenantID", "Value": "tenant-a"}])["Credentials"]
-    tenant_sqs = client(lab, boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"], region_name="us-east-1"), "sqs")
+    tenant_sqs = client(lab, lab.session(creds), "sqs")
     tenant_sqs.send_message(QueueUrl=own, MessageBody="mine")
     for disguised in (f"{own}?x=/bypass-tenant-b", other, "bypass-tenant-b"):
         refused(lambda q=disguised: tenant_sqs.send_message(QueueUrl=q, MessageBody="x"),

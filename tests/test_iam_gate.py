@@ -54,9 +54,7 @@ def session_for(lab, role_arn: str, tenant: str | None = None, **extra) -> boto3
     if tenant:
         kwargs["Tags"] = [{"Key": "TenantID", "Value": tenant}]
     creds = lab.client("sts").assume_role(**kwargs)["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name="us-east-1")
+    return lab.session(creds)
 
 
 def orders_table(lab, session: boto3.Session):
@@ -207,9 +205,7 @@ def test_transitive_tags_follow_role_chaining(lab, iam, tenant_role):
                         TransitiveTagKeys=["TenantID"])
     creds = first.client("sts", endpoint_url=lab.settings.endpoint).assume_role(
         RoleArn=tenant_role, RoleSessionName="chained")["Credentials"]
-    second = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                           aws_secret_access_key=creds["SecretAccessKey"],
-                           aws_session_token=creds["SessionToken"], region_name="us-east-1")
+    second = lab.session(creds)
     table = orders_table(lab, second)
     table.query(KeyConditionExpression=Key("pk").eq("TENANT#tenant-c"))
     denied(lambda: table.query(KeyConditionExpression=Key("pk").eq("TENANT#tenant-a")))

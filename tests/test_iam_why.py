@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -88,9 +87,7 @@ def tenant_session(lab):
     creds = lab.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}", RoleSessionName="tenant-a",
         Tags=[{"Key": "TenantID", "Value": "tenant-a"}])["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name="us-east-1")
+    return lab.session(creds)
 
 
 def caught(call) -> ClientError:

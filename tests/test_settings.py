@@ -47,3 +47,15 @@ def test_real_keys_in_the_environment_never_go_to_an_emulator():
 
 def test_state_dir_is_configurable(tmp_path: Path):
     assert load_settings({"LAB_STATE_DIR": str(tmp_path)}).state_dir == tmp_path
+
+
+def test_a_session_of_vended_credentials_carries_all_three_parts_to_the_lab_endpoint():
+    settings = load_settings({"LAB_PORT": "4999", "LAB_REGION": "eu-west-1"})
+    session = settings.session({"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "secret",
+                                "SessionToken": "token", "Expiration": "whenever"})
+    credentials = session.get_credentials()
+    assert (credentials.access_key, credentials.secret_key, credentials.token) == (
+        "ASIAEXAMPLE", "secret", "token")
+    assert session.region_name == "eu-west-1"
+    assert session.client("s3").meta.endpoint_url == "http://127.0.0.1:4999"
+    assert session.resource("dynamodb").meta.client.meta.endpoint_url == "http://127.0.0.1:4999"

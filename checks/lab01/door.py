@@ -17,8 +17,9 @@ from environment.account.tenants import TENANTS
 from environment.app.context import TenantContext
 from environment.app.orders import create_order_service
 from environment.app.serving import serve
-from environment.lab import Lab, current
+from environment.lab import Lab
 
+from ..answers import Reply
 from ..clock import can_move, clock_ahead
 from ..forgery import forgeries, minted
 from ..framework import NotStarted, Trial, exercise, short
@@ -29,21 +30,6 @@ ONLY_THE_TOKEN = ("the context comes from the verified token and nothing else: a
                   "string or a header is something the caller typed.")
 REFUSE = ("raise unless the request carries 'Authorization: Bearer <token>' and the token "
           "verifies and names a tenant; the service turns that into 401.")
-
-
-class Reply:
-    """An HTTP answer of the order service, with its JSON body (or {} if it sent none)."""
-
-    def __init__(self, response: requests.Response) -> None:
-        self.status = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"text": response.text[:120]}
-        self.body = body if isinstance(body, dict) else {"json": body}
-
-    def __str__(self) -> str:
-        return f"{self.status} {short(self.body)}"
 
 
 class Door:
@@ -90,7 +76,7 @@ def bearer(token: str) -> dict[str, str]:
               "tenant_context(verify_token(token.strip()))",
 )
 def check_tenant_middleware(tenant_from_request, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     orders = fresh_table(lab, "check-orders")
     seen: list[Any] = []
 
@@ -163,7 +149,7 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
         refused.append(("a pool token without custom:tenant_tier, with X-Tenant-Tier: premium",
                         {"headers": {**bearer(untiered), "X-Tenant-Tier": "premium"}},
                         "a token without a tier gets no context: no header may fill it in."))
-    forged, _ = forgeries(token, lab.access_token(ALICE), "tenant-b", lab.settings.embedded)
+    forged = forgeries(token, lab.access_token(ALICE), "tenant-b", lab.settings.embedded)
     refused += [(f"Bearer with {f.name}", {"headers": bearer(f.token)}, f.hint)
                 for f in forged if f.token and not f.token.startswith("Bearer")]
     for name, kwargs, hint in refused:

@@ -12,7 +12,6 @@ from collections import Counter
 from typing import Any
 
 from environment.app.context import TenantContext
-from environment.lab import current
 
 from ..framework import CaseFailed, Trial, exercise, short
 from ..fresh_process import call_elsewhere
@@ -77,7 +76,7 @@ def expect_multiset(t: Trial, result: Any, want: Counter[str], whose: str, hint:
               "loop while 'LastEvaluatedKey' is in the page (ExclusiveStartKey=...).",
 )
 def check_partitioning(save_order, list_orders, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     orders = fresh_table(lab, "check-orders")
     a, b = TenantContext("tenant-a", "basic", "alice"), TenantContext("tenant-b", "advanced", "bob")
     lookalike = TenantContext("tenant-aa", "basic", "eve")  # shares a prefix with tenant-a
@@ -155,7 +154,7 @@ class Resalted(str):
               "parallel fan-out).",
 )
 def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     orders = fresh_table(lab, "check-sharded-orders")
     # (tenant, orders, shards, filler): counts and shard counts vary, so no constant fits
     population = [("tenant-c", 160, 12, ""), ("tenant-a", 44, 2, PAGE_FILLER),

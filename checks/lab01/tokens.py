@@ -11,7 +11,7 @@ from environment.account import provision
 from environment.account.tenants import TENANTS, Tenant
 from environment.app.auth import jwks_client, verify_id_token
 from environment.app.context import TenantContext
-from environment.lab import Lab, current
+from environment.lab import Lab
 
 from ..clock import can_move, clock_ahead
 from ..foreign import foreign_id_token
@@ -81,7 +81,7 @@ def _set_password(lab: Lab, user: str, password: str) -> None:
               "'PASSWORD': password})['AuthenticationResult']",
 )
 def check_sign_in(sign_in, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     for tenant in (TENANTS[0], TENANTS[2]):
         user = tenant.users[1]
         with t.case(f"sign in as {user} of {tenant.id}"):
@@ -120,7 +120,7 @@ def check_sign_in(sign_in, t: Trial) -> None:
               "then raise jwt.InvalidTokenError unless claims['token_use'] == 'id'.",
 )
 def check_verify_token(verify_token, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     for tenant in TENANTS:
         user = tenant.users[0]
         with t.case(f"a genuine ID token of {user}"):
@@ -130,14 +130,14 @@ def check_verify_token(verify_token, t: Trial) -> None:
             t.expect(isinstance(claims, dict) and claims.get("custom:tenant_id") == tenant.id,
                      f"the token's claims: a dict with custom:tenant_id = {tenant.id!r}",
                      claims, hint="return the claims the verification gave you.")
-    forged, skipped = forgeries(lab.id_token(ALICE), lab.access_token(ALICE), "tenant-b",
-                                lab.settings.embedded)
-    for forgery in forged:
+    for forgery in forgeries(lab.id_token(ALICE), lab.access_token(ALICE), "tenant-b",
+                             lab.settings.embedded):
+        if forgery.token is None:
+            t.skip(forgery.name, "it needs the embedded emulator's signing key")
+            continue
         with t.case(forgery.name):
             t.rejects(verify_token, forgery.token, accept=REFUSALS, hint=forgery.hint,
                       sent=preview(forgery.token))
-    for name in skipped:
-        t.skip(name, "they need the embedded emulator's signing key")
     if lab.settings.embedded:
         with t.case("a genuine ID token of another user pool that claims tenant-a"):
             token = foreign_id_token(lab)
@@ -186,7 +186,7 @@ def _refuses(fn, token: str, timeout: float) -> bool:
               "TenantContext(tenant_id=tenant_id, tier=tier, user=claims['cognito:username'])",
 )
 def check_tenant_context(tenant_context, t: Trial) -> None:
-    lab = current()
+    lab = t.lab
     for tenant in TENANTS:
         user = tenant.users[1]
         claims = verify_id_token(lab.identity, lab.id_token(user))
