@@ -9,7 +9,7 @@ verifier that skips those checks hands out tenant-a's context.
 
 from __future__ import annotations
 
-from environment.account import provision
+from environment.account import pools
 from environment.account.identity import Identity, sign_in
 from environment.account.tenants import TENANTS, Tenant
 from environment.lab import Lab
@@ -21,10 +21,10 @@ IMPOSTOR = Tenant(TENANTS[0].id, "impostor of tenant-a", TENANTS[0].tier,
 
 def foreign_identity(lab: Lab) -> Identity:
     """The foreign pool and its app client, created on first use (checks only, never labs)."""
-    identity = provision.find_identity(lab.settings, FOREIGN_POOL)
+    identity = pools.find_identity(lab.settings, FOREIGN_POOL)
     if identity is None:
-        identity = provision.create_identity(lab.settings, FOREIGN_POOL)
-        provision.ensure_users(lab.settings, identity, (IMPOSTOR,))
+        identity = pools.create_identity(lab.settings, FOREIGN_POOL)
+        pools.ensure_users(lab.settings, identity, (IMPOSTOR,))
     return identity
 
 

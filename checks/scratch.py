@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from environment.account.provision import create_table
+from environment.account.tables import create_table
 from environment.errors import LabError
 from environment.lab import Lab
 

@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 
 from . import emulator
-from .account import provision
+from .account import pools, provision
 from .errors import LabError
 from .lab import connect, reset
 from .settings import load_settings
@@ -44,7 +44,7 @@ def cmd_status() -> None:
         console.print(f"[red]Another program holds {settings.endpoint}[/red] ({found.detail}).")
         raise SystemExit(1)
     pid = f" (pid {found.pid})" if found is not None and found.pid else ""
-    identity = provision.find_identity(settings)
+    identity = pools.find_identity(settings)
     if identity is None:
         console.print(f"Running{pid}, but not provisioned. Run `make env` to provision it.")
         raise SystemExit(1)

@@ -47,6 +47,6 @@ def test_teardown_reads_every_page_and_spares_other_prefixes(lab, settings, monk
     assert not [p for p in cognito.get_paginator("list_user_pools").paginate(
         MaxResults=60).build_full_result()["UserPools"] if p["Name"].startswith(other.prefix)]
     assert other.name(BUCKET) not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
-    assert provision.find_identity(settings) == lab.identity, "the lab's own prefix is spared"
+    assert pools.find_identity(settings) == lab.identity, "the lab's own prefix is spared"
     assert {settings.name("orders"), settings.name("products")} <= set(
         dynamodb.list_tables()["TableNames"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 
-from environment.account import provision
+from environment.account import pools
 from environment.account.tenants import TENANTS, Tenant
 from environment.app.auth import jwks_client, verify_id_token
 from environment.app.context import TenantContext
@@ -61,7 +61,7 @@ def _expect_tokens_of(t: Trial, lab: Lab, result: Any, user: str, tenant_id: str
 
 def _rotated_user(lab: Lab) -> str:
     """The checks' own user, created on first use, with the lab password (again)."""
-    provision.ensure_users(lab.settings, lab.identity, (ROTATED,))
+    pools.ensure_users(lab.settings, lab.identity, (ROTATED,))
     user = ROTATED.users[0]
     _set_password(lab, user, lab.password)
     return user

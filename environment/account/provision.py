@@ -18,16 +18,13 @@ from ..kit_api import kit_request
 from ..settings import Settings
 from . import buckets, pools, roles, tables
 from .identity import Identity
-from .pools import create_identity, ensure_users, find_identity
-from .tables import create_table
 from .whoami import account_id
 
 SEED = 4566
 # The resource kinds besides the user pool (which ``ensure`` returns), in creation order.
 KINDS: tuple[ModuleType, ...] = (tables, roles, buckets)
 
-__all__ = ["account_id", "create_identity", "create_table", "ensure", "ensure_users",
-           "find_identity", "prepare_clients", "reset", "seed", "teardown"]
+__all__ = ["account_id", "ensure", "prepare_clients", "reset", "seed", "teardown"]
 
 
 def prepare_clients(settings: Settings) -> None:
@@ -52,12 +49,12 @@ def reset(settings: Settings) -> Identity:
 def ensure(settings: Settings) -> Identity:
     """Create whatever is missing and return the identity settings of the lab."""
     try:
-        identity = find_identity(settings)
+        identity = pools.find_identity(settings)
         if identity is None:
             if settings.embedded:
                 seed(settings)
-            identity = create_identity(settings)
-        ensure_users(settings, identity)
+            identity = pools.create_identity(settings)
+        pools.ensure_users(settings, identity)
         for kind in KINDS:
             kind.ensure(settings)
     except LabError:
