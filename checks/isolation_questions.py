@@ -77,7 +77,8 @@ def lookalikes(table: str, tenant: str, other: str) -> list[Question]:
 
 SCAN_PROJECTIONS = ({}, {"ProjectionExpression": "pk"},
                     {"ProjectionExpression": "#k, sk", "ExpressionAttributeNames": {"#k": "pk"}},
-                    {"AttributesToGet": ["pk"]})
+                    {"AttributesToGet": ["pk"]}, {"ProjectionExpression": "sk"},
+                    {"ProjectionExpression": "tenant_id"})
 
 
 def scans(table: str, tenant: str) -> list[Question]:

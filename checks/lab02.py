@@ -51,16 +51,17 @@ def _policy(t: Trial, fn: Callable, *args: Any) -> dict:
 
 
 def _judged(t: Trial, policy: dict, questions: Sequence[Question], expect_allowed: bool,
-            hint: str, code_hint: str = "") -> None:
+            hint: str, code_hint: str = "", role: str = "tenant-access") -> None:
     """Fail the current case unless the policy decides every question as expected.
 
     Questions carry the global keys the gate adds to a live request (aws:RequestedRegion in
     the lab's region, aws:SecureTransport false, ...), so a condition on them decides here as
-    it will on the account.
+    it will on the account; the session is one of ``role``, named after its tenant.
     """
-    region = current().settings.region
+    lab = current()
+    region, role = lab.settings.region, lab.role_arn(role)
     try:
-        wrong = (denied if expect_allowed else allowed)(policy, questions, region)
+        wrong = (denied if expect_allowed else allowed)(policy, questions, region, role)
     except Exception as error:  # noqa: BLE001 - a policy shape the evaluator cannot read
         raise CaseFailed(t.current, "a policy the IAM policy engine can evaluate",
                          f"{type(error).__name__}: {error}", "check the policy's shape: "
@@ -69,16 +70,16 @@ def _judged(t: Trial, policy: dict, questions: Sequence[Question], expect_allowe
     expected = "allowed" if expect_allowed else "denied"
     count = f"all {len(questions)} requests" if len(questions) > 1 else "the request"
     if wrong and expect_allowed:
-        _emulator_limits(t, policy, wrong, region, count)
+        _emulator_limits(t, policy, wrong, region, role, count)
     t.expect(not wrong, f"{count} {expected}",
              summary(wrong, "denied" if expect_allowed else "allowed") if wrong else "",
              hint=hint, code_hint=code_hint)
 
 
 def _emulator_limits(t: Trial, policy: dict, wrong: Sequence[Question], region: str,
-                     count: str) -> None:
+                     role: str, count: str) -> None:
     """A request denied only because of what the lab's emulator cannot do gets that said."""
-    reason = unsupported(policy, wrong, region)
+    reason = unsupported(policy, wrong, region, role)
     if reason:
         t.expect(False, f"{count} allowed",
                  f"{summary(wrong, 'denied')}: {reason}",
@@ -87,7 +88,7 @@ def _emulator_limits(t: Trial, policy: dict, wrong: Sequence[Question], region: 
                       "date (DateLessThan, ...) or IP address (IpAddress, ...) ones, and it "
                       "refuses a policy that uses them, as the account would here. Leave that "
                       "condition out for this lab.")
-    if allowed_over_tls(policy, wrong, region):
+    if allowed_over_tls(policy, wrong, region, role):
         t.expect(False, f"{count} allowed",
                  f"{summary(wrong, 'denied')}: the policy requires aws:SecureTransport true",
                  hint="a limit of the lab's emulator, not a mistake of yours: it speaks plain "
@@ -250,6 +251,7 @@ def check_session_policy(session_policy, t: Trial) -> None:
             if (tenant, bucket) not in policies:
                 policies[tenant, bucket] = _policy(t, session_policy, tenant, bucket)
             _judged(t, policies[tenant, bucket], q.own_prefix(tenant, bucket), True,
+                    role="order-service",
                     hint="objects are read and written under <bucket>/<tenant>/, and listing "
                          "is an action on the bucket's own ARN (no slash), limited by prefix; "
                          "both built from the arguments, the tenant and bucket it is given.",
@@ -293,7 +295,7 @@ def check_session_policy(session_policy, t: Trial) -> None:
         ]
         for name, questions, hint, code_hint in classes:
             with t.case(f"{labels[tenant, bucket]}: {name}"):
-                _judged(t, document, questions, False, hint, code_hint)
+                _judged(t, document, questions, False, hint, code_hint, role="order-service")
     _live(t, lab, policy)
 
 

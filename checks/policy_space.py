@@ -26,7 +26,6 @@ from environment.emulator.iam.principals import ACCOUNT, Principal
 from environment.emulator.iam.record import UNSUPPORTED
 from environment.emulator.iam.requests import authorizations
 
-SESSION_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/check/session"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/check"
 # A request of each service that carries nothing of its own: what the gate adds to it is what
 # it adds to every request of that service (aws:RequestedRegion, ...).
@@ -94,50 +93,57 @@ def region_of(question: Question, default: str) -> str:
     return parts[3] if len(parts) > 3 and parts[3] else default
 
 
-def request_for(question: Question, region: str = "us-east-1") -> Request:
-    """The request the gate would evaluate: the session's keys, the service's global keys (in
-    the resource's region) and the question's own."""
-    who = Principal("session", SESSION_ARN, userid="AROACHECK:session", role_arn=ROLE_ARN,
+def request_for(question: Question, region: str = "us-east-1", role: str = ROLE_ARN) -> Request:
+    """The request the gate would evaluate for a session of ``role`` named after its tenant (as
+    a vending machine names them): the session's keys, the service's global keys (in the
+    resource's region) and the question's own."""
+    tenant = next((v for k, v in question.tags.items() if k.lower() == "tenantid"), "session")
+    name = role.rsplit("/", 1)[-1]
+    who = Principal("session", f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{tenant}",
+                    userid=f"AROACHECKSESSION:{tenant}", role_arn=role,
                     tags=dict(question.tags)).context()
     service = question.action.split(":")[0]
     return Request(question.action, question.resource, {
         **who, **request_context(service, region_of(question, region)), **question.context})
 
 
-def decision(policy: Any, question: Question, region: str = "us-east-1") -> Decision:
-    return evaluate(request_for(question, region), [policy])
+def decision(policy: Any, question: Question, region: str = "us-east-1",
+             role: str = ROLE_ARN) -> Decision:
+    return evaluate(request_for(question, region, role), [policy])
 
 
-def allows(policy: Any, question: Question, region: str = "us-east-1") -> bool:
+def allows(policy: Any, question: Question, region: str = "us-east-1", role: str = ROLE_ARN
+           ) -> bool:
     """Would the gate allow this question for a session whose only policy is ``policy``?"""
-    return decision(policy, question, region).allowed
+    return decision(policy, question, region, role).allowed
 
 
-def denied(policy: Any, questions: Iterable[Question], region: str = "us-east-1"
-           ) -> list[Question]:
-    return [q for q in questions if not allows(policy, q, region)]
+def denied(policy: Any, questions: Iterable[Question], region: str = "us-east-1",
+           role: str = ROLE_ARN) -> list[Question]:
+    return [q for q in questions if not allows(policy, q, region, role)]
 
 
-def allowed(policy: Any, questions: Iterable[Question], region: str = "us-east-1"
-            ) -> list[Question]:
-    return [q for q in questions if allows(policy, q, region)]
+def allowed(policy: Any, questions: Iterable[Question], region: str = "us-east-1",
+            role: str = ROLE_ARN) -> list[Question]:
+    return [q for q in questions if allows(policy, q, region, role)]
 
 
-def unsupported(policy: Any, questions: Iterable[Question], region: str = "us-east-1") -> str:
+def unsupported(policy: Any, questions: Iterable[Question], region: str = "us-east-1",
+                role: str = ROLE_ARN) -> str:
     """Why the gate's policy engine cannot evaluate the policy for these questions, or ''."""
     for question in questions:
-        found = decision(policy, question, region)
+        found = decision(policy, question, region, role)
         if found.reason_type == UNSUPPORTED:
             return found.reason
     return ""
 
 
-def allowed_over_tls(policy: Any, questions: Sequence[Question], region: str = "us-east-1"
-                     ) -> bool:
+def allowed_over_tls(policy: Any, questions: Sequence[Question], region: str = "us-east-1",
+                     role: str = ROLE_ARN) -> bool:
     """Whether these (denied) questions would all be allowed if the request came over HTTPS."""
     return bool(questions) and all(
-        allows(policy, replace(q, context={**q.context, "aws:SecureTransport": True}), region)
-        for q in questions)
+        allows(policy, replace(q, context={**q.context, "aws:SecureTransport": True}), region,
+               role) for q in questions)
 
 
 def summary(found: Sequence[Question], verb: str) -> str:

@@ -139,6 +139,19 @@ def policy_mutants(s):
         ("a Scan allowed to non-TLS callers only (the emulator's)", policy_with(s, extra=[
             lambda arn: {"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": arn,
                          "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]), "a Scan"),
+        ("a Scan of one non-key attribute", policy_with(s, extra=[lambda arn: {
+            "Effect": "Allow", "Action": "dynamodb:Scan", "Resource": arn, "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["tenant_id", "total"]},
+                "Null": {"dynamodb:Attributes": "false"}}}]), "a Scan"),
+        ("dynamodb:* for sessions of the tenant role", policy_with(s, extra=[
+            lambda arn: {"Effect": "Allow", "Action": "dynamodb:*", "Resource": arn,
+                         "Condition": {"ArnLike": {
+                             "aws:PrincipalArn": "arn:aws:iam::*:role/*tenant-access"}}}
+        ]), "other tenants' partitions"),
+        ("dynamodb:* for sessions named after their tenant", policy_with(s, extra=[
+            lambda arn: {"Effect": "Allow", "Action": "dynamodb:*", "Resource": arn, "Condition": {
+                "StringLike": {"aws:userid": "*:${aws:PrincipalTag/TenantID}"}}}]),
+         "other tenants' partitions"),
         ("no Version: policy variables stay literal text", no_version, "a policy document"),
         ("ignores the table ARN it is given", ignores_arn, "the table ARN it is given"),
         ("returns JSON text", lambda arn: "{}", "a policy document"),
@@ -485,6 +498,12 @@ def session_mutants(s):
             lambda t, b: {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
                           "Resource": f"arn:aws:s3:::{b}", "Condition": {"StringEquals": {
                               "aws:RequestedRegion": s["lab"].settings.region}}}, keep=(0, 1)),
+         "other tenants' prefixes"),
+        ("lists the whole bucket for the service's own role", with_statements(
+            lambda t, b: {"Effect": "Allow", "Action": "s3:ListBucket",
+                          "Resource": f"arn:aws:s3:::{b}", "Condition": {"ArnLike": {
+                              "aws:PrincipalArn": "arn:aws:iam::*:role/*order-service"}}},
+            keep=(0, 1)),
          "other tenants' prefixes"),
         ("listing for callers without TLS (the emulator's)", with_statements(
             own_objects, listing(lambda t: {"Bool": {"aws:SecureTransport": "false"}})),
