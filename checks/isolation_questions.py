@@ -190,10 +190,14 @@ def _objects(bucket: str, keys: Iterable[str], actions: Iterable[str]) -> list[Q
             for key in keys]
 
 
+# A listing with a delimiter and no prefix names every tenant's folder (CommonPrefixes).
+LISTING_DETAILS = ({}, {"s3:delimiter": "/"}, {"s3:max-keys": "1000"})
+
+
 def _listings(bucket: str, prefixes: Iterable[str | None]) -> list[Question]:
     return [Question(action, f"arn:aws:s3:::{bucket}",
-                     {} if prefix is None else {"s3:prefix": prefix})
-            for action in LISTING for prefix in prefixes]
+                     {**detail, **({} if prefix is None else {"s3:prefix": prefix})})
+            for action in LISTING for prefix in prefixes for detail in LISTING_DETAILS]
 
 
 def own_prefix(tenant: str, bucket: str) -> list[Question]:

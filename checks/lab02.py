@@ -323,6 +323,8 @@ def _live(t: Trial, lab: Lab, policy: dict) -> None:
              lambda: s3.get_object(Bucket=bucket, Key="tenant-b/contract.txt")),
             ("list the whole bucket (no prefix)", "denied",
              lambda: s3.list_objects_v2(Bucket=bucket)),
+            ("list the bucket's folders (no prefix, delimiter '/')", "denied",
+             lambda: s3.list_objects_v2(Bucket=bucket, Delimiter="/")),
             ("list tenant-b/", "denied",
              lambda: s3.list_objects_v2(Bucket=bucket, Prefix="tenant-b/")),
         ]

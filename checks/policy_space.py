@@ -51,6 +51,9 @@ class Question:
         if self.action.startswith("s3:ListBucket"):
             prefix = self.context.get("s3:prefix")
             parts.append("no s3:prefix" if prefix is None else f"s3:prefix {prefix!r}")
+        for key in ("s3:delimiter", "dynamodb:Select", "dynamodb:Attributes"):
+            if key in self.context:
+                parts.append(f"{key.split(':')[1]} {self.context[key]!r}")
         text = ", ".join(parts)
         if self.tags or self.action.startswith("dynamodb:"):
             tags = ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "no tags"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -181,12 +182,17 @@ def _frozen_default(fn: Callable) -> Any:
 
 @contextmanager
 def _learner_clock_ahead(fn: Callable, seconds: float) -> Iterator[bool]:
-    """Within the block, ``datetime`` as the learner's function sees it (its module's global)
-    lives ``seconds`` ahead; yields False when the function reads the time some other way."""
+    """Within the block, the clocks the learner's function reads (``datetime`` as its module
+    imported it, and ``time.time``) live ``seconds`` ahead; yields False when the function
+    reads the time some other way, which the check then cannot move."""
     fn = inspect.unwrap(fn)
     names = getattr(fn, "__globals__", None)
-    if not isinstance(names, dict) or names.get("datetime") is not datetime \
-            or not _loads_global(getattr(fn, "__code__", None), "datetime"):
+    code = getattr(fn, "__code__", None)
+    reads_datetime = isinstance(names, dict) and names.get("datetime") is datetime \
+        and _loads_global(code, "datetime")
+    reads_time = isinstance(names, dict) and names.get("time") is time \
+        and _loads_global(code, "time")
+    if not (reads_datetime or reads_time):
         yield False
         return
 
@@ -195,11 +201,19 @@ def _learner_clock_ahead(fn: Callable, seconds: float) -> Iterator[bool]:
         def now(cls, tz: tzinfo | None = None) -> datetime:
             return datetime.now(tz) + timedelta(seconds=seconds)
 
-    names["datetime"] = Later
+        @classmethod
+        def utcnow(cls) -> datetime:
+            return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds)
+
+    real_time = time.time
+    if reads_datetime:
+        names["datetime"] = Later
+    time.time = lambda: real_time() + seconds
     try:
         yield True
     finally:
-        if names.get("datetime") is Later:
+        time.time = real_time
+        if reads_datetime and names.get("datetime") is Later:
             names["datetime"] = datetime
 
 
@@ -232,11 +246,11 @@ def _default_clock(lab: Lab, vend_credentials: Callable, t: Trial) -> None:
                      "STS credentials", short(creds), hint=hint)
         expires = expiration(second) or datetime.now(UTC)
         ahead = (expires - datetime.now(UTC) - REFRESH_WITHIN).total_seconds()
+        token = lab.id_token(ALICE)
         mark = lab.audit_mark()
         with _learner_clock_ahead(vend_credentials, ahead) as moved:
             if moved:
-                later = t.call(vend_credentials, lab.id_token(ALICE), hint=hint,
-                               code_hint=code_hint)
+                later = t.call(vend_credentials, token, hint=hint, code_hint=code_hint)
         if not moved:
             return  # it reads the time through another name: the frozen default was looked at
         renewed = isinstance(later, dict) and later.get("AccessKeyId") != second["AccessKeyId"]

@@ -279,6 +279,26 @@ def vendor_mutants(s):
             return cached
         return vend_credentials
 
+    aware_cache: dict = {}
+
+    def utc_aware(token, now=None):
+        now = now or datetime.utcnow().replace(tzinfo=UTC)
+        tenant = verify(lab.identity, token)["custom:tenant_id"]
+        cached = aware_cache.get(tenant)
+        if cached is None or cached["Expiration"] - now <= timedelta(minutes=5):
+            aware_cache[tenant] = assume(tenant)
+        return aware_cache[tenant]
+
+    epoch_cache: dict = {}
+
+    def epoch_clock(token, now=None):
+        seconds = now.timestamp() if now else time.time()
+        tenant = verify(lab.identity, token)["custom:tenant_id"]
+        cached = epoch_cache.get(tenant)
+        if cached is None or cached["Expiration"].timestamp() - seconds <= 300:
+            epoch_cache[tenant] = assume(tenant)
+        return epoch_cache[tenant]
+
     frozen_cache: dict = {}
 
     def frozen_default(token, now=datetime.now(UTC)):  # noqa: B008 - the mistake itself
@@ -338,6 +358,8 @@ def vendor_mutants(s):
         ("reads the time with time.time()", with_clock(
             lambda now: now or datetime.fromtimestamp(time.time(), UTC))),
         ("keyword-only now, with a lock", locked_vendor()),
+        ("utcnow() made aware", utc_aware),
+        ("the time from time.time()", epoch_clock),
     ]
 
 
@@ -504,6 +526,9 @@ def session_mutants(s):
                           "Resource": f"arn:aws:s3:::{b}", "Condition": {"ArnLike": {
                               "aws:PrincipalArn": "arn:aws:iam::*:role/*order-service"}}},
             keep=(0, 1)),
+         "other tenants' prefixes"),
+        ("lists folders with a delimiter, whatever the prefix", with_statements(
+            own_objects, own_listing, listing(lambda t: {"StringEquals": {"s3:delimiter": "/"}})),
          "other tenants' prefixes"),
         ("listing for callers without TLS (the emulator's)", with_statements(
             own_objects, listing(lambda t: {"Bool": {"aws:SecureTransport": "false"}})),
