@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import botocore.session
+
+from environment.emulator.iam.calls import Call
+from environment.emulator.iam.requests import authorizations
+
 from .policy_space import Question, actions_of
 
 # --- DynamoDB (exercise 2.1) -------------------------------------------------------------------
@@ -70,14 +75,33 @@ def lookalikes(table: str, tenant: str, other: str) -> list[Question]:
     return _keyed(tenant, (table, f"{table}/index/{INDEX}"), [[k] for k in keys])
 
 
+SCAN_PROJECTIONS = ({}, {"ProjectionExpression": "pk"},
+                    {"ProjectionExpression": "#k, sk", "ExpressionAttributeNames": {"#k": "pk"}},
+                    {"AttributesToGet": ["pk"]}, {"ProjectionExpression": "sk"},
+                    {"ProjectionExpression": "tenant_id"})
+
+
 def scans(table: str, tenant: str) -> list[Question]:
-    """Requests without leading keys that read every tenant: Scan (counting or reading), and
-    a PartiQL SELECT without a key."""
+    """Requests without leading keys that read every tenant: a Scan with every Select of the
+    service model, with and without a projection (even the keys alone name every tenant), on
+    the table and an index, as the gate itself reads them; and a PartiQL SELECT without a key."""
     tags = {"TenantID": tenant}
-    selects = ({}, {"dynamodb:Select": "COUNT"}, {"dynamodb:Select": "ALL_ATTRIBUTES"})
-    return [Question(action, resource, context, tags)
-            for action in ("dynamodb:Scan", "dynamodb:PartiQLSelect")
-            for resource in (table, f"{table}/index/{INDEX}") for context in selects]
+    region, name = table.split(":")[3], table.rsplit("/", 1)[-1]
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    selects = (None, *model.operation_model("Scan").input_shape.members["Select"].enum)
+    found = []
+    for index in (None, INDEX):
+        for select in selects:
+            for projection in SCAN_PROJECTIONS:
+                params = {"TableName": name, **projection,
+                          **({"Select": select} if select else {}),
+                          **({"IndexName": index} if index else {})}
+                call = Call("dynamodb", "Scan", "json", params=params, region=region)
+                found += [Question(r.action, r.resource, dict(r.context), tags)
+                          for r in authorizations(call, lambda *args: "pk")]
+    partiql = ({}, {"dynamodb:Attributes": ["pk"]})
+    return found + [Question("dynamodb:PartiQLSelect", resource, context, tags)
+                    for resource in (table, f"{table}/index/{INDEX}") for context in partiql]
 
 
 def table_resources(table: str) -> list[str]:
@@ -166,10 +190,14 @@ def _objects(bucket: str, keys: Iterable[str], actions: Iterable[str]) -> list[Q
             for key in keys]
 
 
+# A listing with a delimiter and no prefix names every tenant's folder (CommonPrefixes).
+LISTING_DETAILS = ({}, {"s3:delimiter": "/"}, {"s3:max-keys": "1000"})
+
+
 def _listings(bucket: str, prefixes: Iterable[str | None]) -> list[Question]:
     return [Question(action, f"arn:aws:s3:::{bucket}",
-                     {} if prefix is None else {"s3:prefix": prefix})
-            for action in LISTING for prefix in prefixes]
+                     {**detail, **({} if prefix is None else {"s3:prefix": prefix})})
+            for action in LISTING for prefix in prefixes for detail in LISTING_DETAILS]
 
 
 def own_prefix(tenant: str, bucket: str) -> list[Question]:

@@ -22,7 +22,16 @@ from . import isolation_questions as q
 from .answers import attempt
 from .framework import CaseFailed, Trial, exercise
 from .matrix import check_matrix
-from .policy_space import Question, allowed, denied, policy_problem, summary, unknown_tenant
+from .policy_space import (
+    Question,
+    allowed,
+    allowed_over_tls,
+    denied,
+    policy_problem,
+    summary,
+    unknown_tenant,
+    unsupported,
+)
 from .vending import check_vendor
 
 OWN_CONDITION = ("{'ForAllValues:StringLike': {'dynamodb:LeadingKeys': "
@@ -42,10 +51,17 @@ def _policy(t: Trial, fn: Callable, *args: Any) -> dict:
 
 
 def _judged(t: Trial, policy: dict, questions: Sequence[Question], expect_allowed: bool,
-            hint: str, code_hint: str = "") -> None:
-    """Fail the current case unless the policy decides every question as expected."""
+            hint: str, code_hint: str = "", role: str = "tenant-access") -> None:
+    """Fail the current case unless the policy decides every question as expected.
+
+    Questions carry the global keys the gate adds to a live request (aws:RequestedRegion in
+    the lab's region, aws:SecureTransport false, ...), so a condition on them decides here as
+    it will on the account; the session is one of ``role``, named after its tenant.
+    """
+    lab = t.lab
+    region, role = lab.settings.region, lab.role_arn(role)
     try:
-        wrong = (denied if expect_allowed else allowed)(policy, questions)
+        wrong = (denied if expect_allowed else allowed)(policy, questions, region, role)
     except Exception as error:  # noqa: BLE001 - a policy shape the evaluator cannot read
         raise CaseFailed(t.current, "a policy the IAM policy engine can evaluate",
                          f"{type(error).__name__}: {error}", "check the policy's shape: "
@@ -53,9 +69,32 @@ def _judged(t: Trial, policy: dict, questions: Sequence[Question], expect_allowe
                          ) from None
     expected = "allowed" if expect_allowed else "denied"
     count = f"all {len(questions)} requests" if len(questions) > 1 else "the request"
+    if wrong and expect_allowed:
+        _emulator_limits(t, policy, wrong, region, role, count)
     t.expect(not wrong, f"{count} {expected}",
              summary(wrong, "denied" if expect_allowed else "allowed") if wrong else "",
              hint=hint, code_hint=code_hint)
+
+
+def _emulator_limits(t: Trial, policy: dict, wrong: Sequence[Question], region: str,
+                     role: str, count: str) -> None:
+    """A request denied only because of what the lab's emulator cannot do gets that said."""
+    reason = unsupported(policy, wrong, region, role)
+    if reason:
+        t.expect(False, f"{count} allowed",
+                 f"{summary(wrong, 'denied')}: {reason}",
+                 hint="a limit of the lab's emulator, not a mistake of yours: its policy engine "
+                      "implements the string, ARN, numeric, Bool and Null operators, not the "
+                      "date (DateLessThan, ...) or IP address (IpAddress, ...) ones, and it "
+                      "refuses a policy that uses them, as the account would here. Leave that "
+                      "condition out for this lab.")
+    if allowed_over_tls(policy, wrong, region, role):
+        t.expect(False, f"{count} allowed",
+                 f"{summary(wrong, 'denied')}: the policy requires aws:SecureTransport true",
+                 hint="a limit of the lab's emulator, not a mistake of yours: it speaks plain "
+                      "HTTP, so every request here has aws:SecureTransport false and the account "
+                      "would refuse them all. Requiring TLS is good practice on AWS; leave that "
+                      "condition out for this lab.")
 
 
 @exercise(
@@ -205,6 +244,7 @@ def check_session_policy(session_policy, t: Trial) -> None:
             if (tenant, bucket) not in policies:
                 policies[tenant, bucket] = _policy(t, session_policy, tenant, bucket)
             _judged(t, policies[tenant, bucket], q.own_prefix(tenant, bucket), True,
+                    role="order-service",
                     hint="objects are read and written under <bucket>/<tenant>/, and listing "
                          "is an action on the bucket's own ARN (no slash), limited by prefix; "
                          "both built from the arguments, the tenant and bucket it is given.",
@@ -248,7 +288,7 @@ def check_session_policy(session_policy, t: Trial) -> None:
         ]
         for name, questions, hint, code_hint in classes:
             with t.case(f"{labels[tenant, bucket]}: {name}"):
-                _judged(t, document, questions, False, hint, code_hint)
+                _judged(t, document, questions, False, hint, code_hint, role="order-service")
     _live(t, lab, policy)
 
 
@@ -274,6 +314,12 @@ def _live(t: Trial, lab: Lab, policy: dict) -> None:
              lambda: s3.list_objects_v2(Bucket=bucket, Prefix="tenant-a/")),
             ("read tenant-b/contract.txt", "denied",
              lambda: s3.get_object(Bucket=bucket, Key="tenant-b/contract.txt")),
+            ("list the whole bucket (no prefix)", "denied",
+             lambda: s3.list_objects_v2(Bucket=bucket)),
+            ("list the bucket's folders (no prefix, delimiter '/')", "denied",
+             lambda: s3.list_objects_v2(Bucket=bucket, Delimiter="/")),
+            ("list tenant-b/", "denied",
+             lambda: s3.list_objects_v2(Bucket=bucket, Prefix="tenant-b/")),
         ]
         for name, wanted, call in steps:
             outcome = attempt(call)

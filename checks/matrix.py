@@ -9,12 +9,15 @@ tells who made each write.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 from urllib.parse import urlparse
+
+import boto3
 
 from environment.account.tenants import TENANTS
 from environment.lab import Lab
@@ -37,6 +40,45 @@ def _same_endpoint(url: str, endpoint: str) -> bool:
     a, b = urlparse(url), urlparse(endpoint)
     same_host = a.hostname == b.hostname or {a.hostname, b.hostname} <= LOOPBACK
     return a.scheme == b.scheme and a.port == b.port and same_host
+
+
+def _default_key(session: Any) -> str | None:
+    """The access key boto3's default session signs with (a new one, when there is none yet)."""
+    try:
+        credentials = (session or boto3.Session()).get_credentials()
+        return credentials.get_frozen_credentials().access_key if credentials else None
+    except Exception:  # noqa: BLE001 - no credentials to be found
+        return None
+
+
+def _process_credentials() -> tuple[Any, str | None, dict[str, str]]:
+    session = boto3.DEFAULT_SESSION
+    return session, _default_key(session), {k: v for k, v in os.environ.items()
+                                            if k.startswith("AWS_")}
+
+
+def _changed_process_credentials(before: tuple[Any, str | None, dict[str, str]]) -> list[str]:
+    """What the learner's functions changed of boto3's default session and the AWS_* variables
+    (put back as they were, so the rest of the notebook is not affected). boto3 creates its
+    default session when first used: that alone changes nothing."""
+    session, key, environ = before
+    now_session, now_key, now_environ = _process_credentials()
+    changed = []
+    if now_session is not session and now_key != key:
+        changed.append("boto3's default session signs with other credentials "
+                       "(boto3.setup_default_session)")
+    if now_session is not session:
+        boto3.DEFAULT_SESSION = session
+    keys = sorted(k for k in set(environ) | set(now_environ)
+                  if environ.get(k) != now_environ.get(k))
+    if keys:
+        changed.append(f"os.environ changed: {', '.join(keys)}")
+        for name in keys:
+            if name in environ:
+                os.environ[name] = environ[name]
+            else:
+                os.environ.pop(name, None)
+    return changed
 
 
 def _signing_credentials(table: Any) -> Any | None:
@@ -141,6 +183,7 @@ def check_matrix(lab: Lab, vend_credentials: Callable, scoped_orders_table: Call
     endpoint = lab.settings.endpoint.rstrip("/")
     tables: dict[str, Any] = {}
     mark = lab.audit_mark()
+    before = _process_credentials()
     for tenant in TENANTS:
         with t.case(f"{tenant.id}: scoped_orders_table returns the orders table"):
             creds = vend(t, vend_credentials, lab.id_token(tenant.users[0]), takes_clock(
@@ -174,6 +217,15 @@ def check_matrix(lab: Lab, vend_credentials: Callable, scoped_orders_table: Call
                          code_hint="boto3.Session(aws_access_key_id=..., "
                                    "aws_secret_access_key=..., aws_session_token=...)")
         tables[tenant.id] = table
+    with t.case("the tables leave boto3's default session and the AWS_* environment alone"):
+        changed = _changed_process_credentials(before)
+        t.expect(not changed, "no change to process-wide credentials", "; ".join(changed),
+                 hint="boto3's default session and the AWS_* environment variables belong to the "
+                      "whole process: a request that sets them for its tenant changes them for "
+                      "every request running at the same time, and a table built later (by any "
+                      "code) signs as whichever tenant came last.",
+                 code_hint="build a boto3.Session(aws_access_key_id=..., ...) of your own per set "
+                           "of credentials; never boto3.setup_default_session or os.environ")
     tenants = list(tables)
     # The calls on the tables run one thread per tenant (a boto3 resource is not thread-safe,
     # the emulator is); the cases then report in a fixed order.

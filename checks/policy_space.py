@@ -14,16 +14,23 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 import botocore.session
 
-from environment.emulator.iam.policy import Request, evaluate
-from environment.emulator.iam.principals import Principal
+from environment.emulator.iam.calls import Call
+from environment.emulator.iam.policy import Decision, Request, evaluate
+from environment.emulator.iam.principals import ACCOUNT, Principal
+from environment.emulator.iam.record import UNSUPPORTED
+from environment.emulator.iam.requests import authorizations
 
-SESSION_ARN = "arn:aws:sts::<account>:assumed-role/check/session"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/check"
+# A request of each service that carries nothing of its own: what the gate adds to it is what
+# it adds to every request of that service (aws:RequestedRegion, ...).
+PROBES = {"dynamodb": Call("dynamodb", "ListTables", "json"),
+          "s3": Call("s3", "ListBuckets", "rest-xml", method="GET")}
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,9 @@ class Question:
         if self.action.startswith("s3:ListBucket"):
             prefix = self.context.get("s3:prefix")
             parts.append("no s3:prefix" if prefix is None else f"s3:prefix {prefix!r}")
+        for key in ("s3:delimiter", "dynamodb:Select", "dynamodb:Attributes"):
+            if key in self.context:
+                parts.append(f"{key.split(':')[1]} {self.context[key]!r}")
         text = ", ".join(parts)
         if self.tags or self.action.startswith("dynamodb:"):
             tags = ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "no tags"
@@ -68,19 +78,75 @@ def actions_of(*services: str, renamed: tuple[tuple[str, str], ...] = ()) -> tup
     return tuple(sorted(found))
 
 
-def allows(policy: Any, question: Question) -> bool:
+@cache
+def request_context(service: str, region: str) -> dict[str, Any]:
+    """The global keys (aws:...) the gate adds to every request of ``service`` in ``region``,
+    read from the gate's own request code, so that questions and live requests cannot drift."""
+    probe = replace(PROBES.get(service, Call(service, "List", "json")), region=region)
+    try:
+        found = authorizations(probe, lambda *args: None)
+    except Exception:  # noqa: BLE001 - a probe the gate does not classify: no global keys
+        found = []
+    return {k: v for q in found for k, v in q.context.items() if k.lower().startswith("aws:")}
+
+
+def region_of(question: Question, default: str) -> str:
+    """The region a request for this resource is sent to (S3 ARNs name none)."""
+    parts = question.resource.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else default
+
+
+def request_for(question: Question, region: str = "us-east-1", role: str = ROLE_ARN) -> Request:
+    """The request the gate would evaluate for a session of ``role`` named after its tenant (as
+    a vending machine names them): the session's keys, the service's global keys (in the
+    resource's region) and the question's own."""
+    tenant = next((v for k, v in question.tags.items() if k.lower() == "tenantid"), "session")
+    name = role.rsplit("/", 1)[-1]
+    who = Principal("session", f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{tenant}",
+                    userid=f"AROACHECKSESSION:{tenant}", role_arn=role,
+                    tags=dict(question.tags)).context()
+    service = question.action.split(":")[0]
+    return Request(question.action, question.resource, {
+        **who, **request_context(service, region_of(question, region)), **question.context})
+
+
+def decision(policy: Any, question: Question, region: str = "us-east-1",
+             role: str = ROLE_ARN) -> Decision:
+    return evaluate(request_for(question, region, role), [policy])
+
+
+def allows(policy: Any, question: Question, region: str = "us-east-1", role: str = ROLE_ARN
+           ) -> bool:
     """Would the gate allow this question for a session whose only policy is ``policy``?"""
-    context = Principal("session", SESSION_ARN, tags=dict(question.tags)).context()
-    request = Request(question.action, question.resource, {**context, **question.context})
-    return evaluate(request, [policy]).allowed
+    return decision(policy, question, region, role).allowed
 
 
-def denied(policy: Any, questions: Iterable[Question]) -> list[Question]:
-    return [q for q in questions if not allows(policy, q)]
+def denied(policy: Any, questions: Iterable[Question], region: str = "us-east-1",
+           role: str = ROLE_ARN) -> list[Question]:
+    return [q for q in questions if not allows(policy, q, region, role)]
 
 
-def allowed(policy: Any, questions: Iterable[Question]) -> list[Question]:
-    return [q for q in questions if allows(policy, q)]
+def allowed(policy: Any, questions: Iterable[Question], region: str = "us-east-1",
+            role: str = ROLE_ARN) -> list[Question]:
+    return [q for q in questions if allows(policy, q, region, role)]
+
+
+def unsupported(policy: Any, questions: Iterable[Question], region: str = "us-east-1",
+                role: str = ROLE_ARN) -> str:
+    """Why the gate's policy engine cannot evaluate the policy for these questions, or ''."""
+    for question in questions:
+        found = decision(policy, question, region, role)
+        if found.reason_type == UNSUPPORTED:
+            return found.reason
+    return ""
+
+
+def allowed_over_tls(policy: Any, questions: Sequence[Question], region: str = "us-east-1",
+                     role: str = ROLE_ARN) -> bool:
+    """Whether these (denied) questions would all be allowed if the request came over HTTPS."""
+    return bool(questions) and all(
+        allows(policy, replace(q, context={**q.context, "aws:SecureTransport": True}), region,
+               role) for q in questions)
 
 
 def summary(found: Sequence[Question], verb: str) -> str:

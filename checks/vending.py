@@ -10,10 +10,14 @@ own ``Expiration``.
 
 from __future__ import annotations
 
+import dis
 import inspect
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
+from types import CodeType
 from typing import Any
 
 from environment.account.tenants import TENANTS
@@ -162,7 +166,103 @@ def check_vendor(lab: Lab, vend_credentials: Callable, t: Trial) -> None:
         t.expect(kept["AccessKeyId"] == renewed["AccessKeyId"] and not _sts_calls(lab, mark),
                  "then the renewed credentials from the cache", "other credentials",
                  hint="store the renewed credentials in the cache.")
+    _default_clock(lab, vend_credentials, t)
     _refuses_forgeries(lab, vend_credentials, t)
+
+
+def _frozen_default(fn: Callable) -> Any:
+    """The datetime a ``now`` parameter defaults to (evaluated once, at def), or None."""
+    try:
+        parameter = inspect.signature(fn).parameters.get("now")
+    except (TypeError, ValueError):
+        return None
+    default = getattr(parameter, "default", None)
+    return default if isinstance(default, datetime) else None
+
+
+@contextmanager
+def _learner_clock_ahead(fn: Callable, seconds: float) -> Iterator[bool]:
+    """Within the block, the clocks the learner's function reads (``datetime`` as its module
+    imported it, and ``time.time``) live ``seconds`` ahead; yields False when the function
+    reads the time some other way, which the check then cannot move."""
+    fn = inspect.unwrap(fn)
+    names = getattr(fn, "__globals__", None)
+    code = getattr(fn, "__code__", None)
+    reads_datetime = isinstance(names, dict) and names.get("datetime") is datetime \
+        and _loads_global(code, "datetime")
+    reads_time = isinstance(names, dict) and names.get("time") is time \
+        and _loads_global(code, "time")
+    if not (reads_datetime or reads_time):
+        yield False
+        return
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:
+            return datetime.now(tz) + timedelta(seconds=seconds)
+
+        @classmethod
+        def utcnow(cls) -> datetime:
+            return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds)
+
+    real_time = time.time
+    if reads_datetime:
+        names["datetime"] = Later
+    time.time = lambda: real_time() + seconds
+    try:
+        yield True
+    finally:
+        time.time = real_time
+        if reads_datetime and names.get("datetime") is Later:
+            names["datetime"] = datetime
+
+
+def _loads_global(code: Any, name: str) -> bool:
+    """Whether this code (or code nested in it: lambdas, inner functions) reads a global."""
+    if not isinstance(code, CodeType):
+        return False
+    return any(i.opname == "LOAD_GLOBAL" and i.argval == name for i in dis.get_instructions(code)
+               ) or any(_loads_global(const, name) for const in code.co_consts)
+
+
+def _default_clock(lab: Lab, vend_credentials: Callable, t: Trial) -> None:
+    """Called without now=, the machine reads the current time, every time, timezone-aware."""
+    with t.case("without now=, it reads the current time (aware, every call)"):
+        frozen = _frozen_default(vend_credentials)
+        t.expect(frozen is None, "now=None, and the current time read inside the function",
+                 f"now defaults to {frozen!r}",
+                 hint="a default argument is evaluated once, when def runs: the clock then "
+                      "stands still, and in production the cache never expires.",
+                 code_hint="def vend_credentials(id_token, now=None): now = now or "
+                           "datetime.now(UTC)")
+        hint = ("without now=, use the current time as a timezone-aware datetime in UTC: "
+                "Expiration is aware, and comparing it with a naive datetime (utcnow()) "
+                "raises TypeError.")
+        code_hint = "now = now or datetime.now(UTC)"
+        first = t.call(vend_credentials, lab.id_token(ALICE), hint=hint, code_hint=code_hint)
+        second = t.call(vend_credentials, lab.id_token(ARTHUR), hint=hint, code_hint=code_hint)
+        for creds in (first, second):
+            t.expect(isinstance(creds, dict) and expiration(creds) is not None,
+                     "STS credentials", short(creds), hint=hint)
+        expires = expiration(second) or datetime.now(UTC)
+        ahead = (expires - datetime.now(UTC) - REFRESH_WITHIN).total_seconds()
+        token = lab.id_token(ALICE)
+        mark = lab.audit_mark()
+        with _learner_clock_ahead(vend_credentials, ahead) as moved:
+            if moved:
+                later = t.call(vend_credentials, token, hint=hint, code_hint=code_hint)
+        if not moved:
+            return  # it reads the time through another name: the frozen default was looked at
+        renewed = isinstance(later, dict) and later.get("AccessKeyId") != second["AccessKeyId"]
+        t.expect(renewed and _sts_calls(lab, mark) == 1,
+                 f"new credentials (one AssumeRole) when the current time is {REFRESH_WITHIN} "
+                 "before their Expiration", f"{'new' if renewed else 'the same'} credentials, "
+                 f"{_sts_calls(lab, mark)} AssumeRole call(s)",
+                 hint="without now=, the clock must be read on every call: a time taken once "
+                      "(a default argument, a module constant) never moves, and the cached "
+                      "credentials are used after they expire.",
+                 code_hint="def vend_credentials(id_token, now=None): now = now or "
+                           "datetime.now(UTC)  # inside the function")
 
 
 def _refuses_forgeries(lab: Lab, vend_credentials: Callable, t: Trial) -> None:

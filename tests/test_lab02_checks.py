@@ -10,6 +10,10 @@ differently but correctly: a check that fails one of them is too strict.
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -123,6 +127,31 @@ def policy_mutants(s):
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
             "dynamodb:Query", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]),
          "every other DynamoDB action"),
+        ("a Scan of the key attributes only", policy_with(s, extra=[lambda arn: {
+            "Effect": "Allow", "Action": "dynamodb:Scan", "Resource": arn, "Condition": {
+                "StringEquals": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "tenant_id"]}}}]),
+         "a Scan"),
+        ("a 'region guard': dynamodb:* in the lab's region", policy_with(s, extra=[
+            lambda arn: {"Effect": "Allow", "Action": "dynamodb:*", "Resource": arn,
+                         "Condition": {"StringEquals": {"aws:RequestedRegion": arn.split(":")[3]}}}
+        ]), "other tenants' partitions"),
+        ("a Scan allowed to non-TLS callers only (the emulator's)", policy_with(s, extra=[
+            lambda arn: {"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": arn,
+                         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]), "a Scan"),
+        ("a Scan of one non-key attribute", policy_with(s, extra=[lambda arn: {
+            "Effect": "Allow", "Action": "dynamodb:Scan", "Resource": arn, "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["tenant_id", "total"]},
+                "Null": {"dynamodb:Attributes": "false"}}}]), "a Scan"),
+        ("dynamodb:* for sessions of the tenant role", policy_with(s, extra=[
+            lambda arn: {"Effect": "Allow", "Action": "dynamodb:*", "Resource": arn,
+                         "Condition": {"ArnLike": {
+                             "aws:PrincipalArn": "arn:aws:iam::*:role/*tenant-access"}}}
+        ]), "other tenants' partitions"),
+        ("dynamodb:* for sessions named after their tenant", policy_with(s, extra=[
+            lambda arn: {"Effect": "Allow", "Action": "dynamodb:*", "Resource": arn, "Condition": {
+                "StringLike": {"aws:userid": "*:${aws:PrincipalTag/TenantID}"}}}]),
+         "other tenants' partitions"),
         ("no Version: policy variables stay literal text", no_version, "a policy document"),
         ("ignores the table ARN it is given", ignores_arn, "the table ARN it is given"),
         ("returns JSON text", lambda arn: "{}", "a policy document"),
@@ -169,11 +198,13 @@ def vendor_mutants(s):
                                )["Credentials"]
 
     def vendor(claims_of=lambda token: verify(lab.identity, token), margin=timedelta(minutes=5),
-               clock=None, key_of=lambda token, tenant: tenant, assume_first=False, **assume_args):
+               clock=None, key_of=lambda token, tenant: tenant, assume_first=False, naive=False,
+               **assume_args):
         cache: dict = {}
 
         def vend_credentials(token, now=None):
-            now = (clock or (lambda: now or datetime.now(UTC)))()
+            now = (clock or (lambda: now or (datetime.utcnow() if naive else datetime.now(UTC))
+                             ))()
             if assume_first:  # the claim is read first, verified only after STS answered
                 tenant = jwt.decode(token, options={"verify_signature": False}).get(
                     "custom:tenant_id", "")
@@ -222,6 +253,72 @@ def vendor_mutants(s):
     def old_signature(token):
         return s["vend_credentials"](token)
 
+    def with_clock(clock_of):
+        """A vending machine whose ``now`` defaults to what ``clock_of(now)`` makes of it."""
+        cache: dict = {}
+
+        def vend_credentials(token, now=None):
+            now = clock_of(now)
+            tenant = verify(lab.identity, token)["custom:tenant_id"]
+            if tenant not in cache or cache[tenant]["Expiration"] - now <= timedelta(minutes=5):
+                cache[tenant] = assume(tenant)
+            return cache[tenant]
+        return vend_credentials
+
+    def locked_vendor():
+        cache: dict = {}
+        lock = threading.Lock()
+
+        def vend_credentials(token, *, now=None):
+            now = now or datetime.now(UTC)
+            tenant = verify(lab.identity, token)["custom:tenant_id"]
+            with lock:
+                cached = cache.get(tenant)
+                if cached is None or cached["Expiration"] - now <= timedelta(minutes=5):
+                    cache[tenant] = cached = assume(tenant)
+            return cached
+        return vend_credentials
+
+    aware_cache: dict = {}
+
+    def utc_aware(token, now=None):
+        now = now or datetime.utcnow().replace(tzinfo=UTC)
+        tenant = verify(lab.identity, token)["custom:tenant_id"]
+        cached = aware_cache.get(tenant)
+        if cached is None or cached["Expiration"] - now <= timedelta(minutes=5):
+            aware_cache[tenant] = assume(tenant)
+        return aware_cache[tenant]
+
+    epoch_cache: dict = {}
+
+    def epoch_clock(token, now=None):
+        seconds = now.timestamp() if now else time.time()
+        tenant = verify(lab.identity, token)["custom:tenant_id"]
+        cached = epoch_cache.get(tenant)
+        if cached is None or cached["Expiration"].timestamp() - seconds <= 300:
+            epoch_cache[tenant] = assume(tenant)
+        return epoch_cache[tenant]
+
+    frozen_cache: dict = {}
+
+    def frozen_default(token, now=datetime.now(UTC)):  # noqa: B008 - the mistake itself
+        tenant = verify(lab.identity, token)["custom:tenant_id"]
+        cached = frozen_cache.get(tenant)
+        if cached is None or cached["Expiration"] - now <= timedelta(minutes=5):
+            frozen_cache[tenant] = assume(tenant)
+        return frozen_cache[tenant]
+
+    first_seen: dict = {}
+    first_cache: dict = {}
+
+    def first_time(token, now=None):
+        now = now or first_seen.setdefault("now", datetime.now(UTC))
+        tenant = verify(lab.identity, token)["custom:tenant_id"]
+        cached = first_cache.get(tenant)
+        if cached is None or cached["Expiration"] - now <= timedelta(minutes=5):
+            first_cache[tenant] = assume(tenant)
+        return first_cache[tenant]
+
     return [
         ("calls STS every time", vendor(margin=timedelta(days=1)), "a second user of tenant-a"),
         ("caches per token, not per tenant", vendor(key_of=lambda token, tenant: token),
@@ -245,6 +342,10 @@ def vendor_mutants(s):
         ("takes no clock", old_signature, "takes a clock"),
         ("returns None for a token that does not verify", swallowing, "refuses"),
         ("falls back to reading the token unverified", vendor(claims_of=fallback), "refuses"),
+        ("now=datetime.now(UTC) as the default (evaluated once)", frozen_default,
+         "without now="),
+        ("a naive default clock, utcnow()", vendor(naive=True), "without now="),
+        ("the time of the first call, kept", first_time, "without now="),
     ], [
         ("the solution", s["vend_credentials"]),
         ("a tag key that differs in case", vendor(tag_key="tenantid")),
@@ -252,6 +353,13 @@ def vendor_mutants(s):
         ("a margin of two and a half minutes", vendor(margin=timedelta(minutes=2.5))),
         ("strips a 'Bearer ' prefix itself", vendor(claims_of=lambda token: verify(
             lab.identity, token.removeprefix("Bearer ")))),
+        ("reads the time through the datetime module", with_clock(
+            lambda now: now or dt.datetime.now(dt.UTC))),
+        ("reads the time with time.time()", with_clock(
+            lambda now: now or datetime.fromtimestamp(time.time(), UTC))),
+        ("keyword-only now, with a lock", locked_vendor()),
+        ("utcnow() made aware", utc_aware),
+        ("the time from time.time()", epoch_clock),
     ]
 
 
@@ -287,7 +395,24 @@ def table_mutants(s):
         return {"AccessKeyId": frozen.access_key, "SecretAccessKey": frozen.secret_key,
                 "SessionToken": frozen.token, "Expiration": datetime.now(UTC)}
 
+    def default_session(c):
+        boto3.setup_default_session(aws_access_key_id=c["AccessKeyId"],
+                                    aws_secret_access_key=c["SecretAccessKey"],
+                                    aws_session_token=c["SessionToken"],
+                                    region_name=lab.settings.region)
+        return boto3.resource("dynamodb", endpoint_url=lab.settings.endpoint).Table(orders)
+
+    def environment_credentials(c):
+        os.environ.update(AWS_ACCESS_KEY_ID=c["AccessKeyId"],
+                          AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"],
+                          AWS_SESSION_TOKEN=c["SessionToken"])
+        return boto3.Session(region_name=lab.settings.region).resource(
+            "dynamodb", endpoint_url=lab.settings.endpoint).Table(orders)
+
     return [
+        ("boto3.setup_default_session per tenant", (vend, default_session),
+         "default session"),
+        ("credentials put in os.environ", (vend, environment_credentials), "default session"),
         ("signs as the administrator", (vend, lambda c: lab.table("orders")),
          "with the vended credentials"),
         ("a table of another name", (vend, lambda c: table(c, name="orders")),
@@ -391,6 +516,23 @@ def session_mutants(s):
         ("hard-codes the lab's bucket", lambda t, b: right(t, s["lab"].bucket),
          "its own prefix"),
         ("returns JSON text", lambda t, b: "{}", "a policy document"),
+        ("a 'console' statement: listing in the lab's region", with_statements(
+            lambda t, b: {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                          "Resource": f"arn:aws:s3:::{b}", "Condition": {"StringEquals": {
+                              "aws:RequestedRegion": s["lab"].settings.region}}}, keep=(0, 1)),
+         "other tenants' prefixes"),
+        ("lists the whole bucket for the service's own role", with_statements(
+            lambda t, b: {"Effect": "Allow", "Action": "s3:ListBucket",
+                          "Resource": f"arn:aws:s3:::{b}", "Condition": {"ArnLike": {
+                              "aws:PrincipalArn": "arn:aws:iam::*:role/*order-service"}}},
+            keep=(0, 1)),
+         "other tenants' prefixes"),
+        ("lists folders with a delimiter, whatever the prefix", with_statements(
+            own_objects, own_listing, listing(lambda t: {"StringEquals": {"s3:delimiter": "/"}})),
+         "other tenants' prefixes"),
+        ("listing for callers without TLS (the emulator's)", with_statements(
+            own_objects, listing(lambda t: {"Bool": {"aws:SecureTransport": "false"}})),
+         "other tenants' prefixes"),
     ], [
         ("the solution", right),
         ("DeleteObject on its own prefix too", with_statements(objects(
@@ -452,6 +594,54 @@ def test_correct_answers_written_differently_pass(solution, exercise):
         if not outcome.passed:
             failed.append(f"{exercise} {name}: {outcome.message[:400]}")
     assert not failed, "\n".join(failed)
+
+
+def test_what_the_emulator_cannot_do_is_reported_as_such(solution):
+    """Requiring TLS, or a date or IP operator, is right on AWS but refused here: the report
+    says it is the emulator's limit, not the learner's mistake."""
+    from environment.emulator.iam.policy import Request, evaluate
+
+    tls = policy_with(solution, Condition={**condition(*OWN),
+                                           "Bool": {"aws:SecureTransport": "true"}})
+    outcome = run("2.1", tls)
+    assert outcome.failed_case.endswith("may use its own partitions"), outcome.message
+    assert "plain HTTP" in outcome.message and "limit of the lab's emulator" in outcome.message
+
+    right = solution["session_policy"]
+    for operator, key, value in (("DateLessThan", "aws:CurrentTime", "2099-01-01T00:00:00Z"),
+                                 ("IpAddress", "aws:SourceIp", "127.0.0.0/8")):
+        def guarded(tenant, bucket, operator=operator, key=key, value=value):
+            policy = right(tenant, bucket)
+            for statement in policy["Statement"]:
+                statement.setdefault("Condition", {})[operator] = {key: value}
+            return policy
+        probe = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {operator: {key: value}}}]}
+        if evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", {}), [probe]).reason_type \
+                != "unsupported policy":
+            continue  # the gate learnt the operator: nothing to report any more
+        outcome = run("2.4", guarded)
+        assert "may read, write and list its own prefix" in outcome.failed_case, outcome.message
+        assert operator in outcome.message and "limit of the lab's emulator" in outcome.message
+
+
+def test_questions_carry_the_keys_the_gate_adds_to_live_requests(solution):
+    """The in-process questions and a live request agree on every global key the gate sets."""
+    from checks.isolation_questions import own_partitions
+    from checks.policy_space import request_for
+
+    lab = solution["lab"]
+    table = lab.table_arn("orders")
+    mark = lab.audit_mark()
+    credentials = solution["vend_credentials"](lab.id_token("alice@tenant-a.example.com"))
+    solution["scoped_orders_table"](credentials).get_item(
+        Key={"pk": "TENANT#tenant-a", "sk": "ORDER#none"})
+    event = next(e for e in lab.audit(since=mark, action="dynamodb:GetItem"))
+    live = lab.why(event).record.context
+    question = request_for(own_partitions(table, "tenant-a")[0], lab.settings.region)
+    assert live.get("aws:RequestedRegion") == lab.settings.region, live
+    assert {k for k in live if k.startswith("aws:")} <= set(question.context), live
 
 
 def test_lab_2_has_its_four_exercises():
