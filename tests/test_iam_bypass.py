@@ -511,3 +511,82 @@ def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
     assert run("2.3", solution["vend_credentials"], solution["scoped_orders_table"]).passed
     outcome = run("2.3", solution["vend_credentials"], tokenless_table)
     assert not outcome.passed and "session token" in outcome.message, outcome.message
+
+
+# --- Cognito's public operations: Cognito's own checks, which moto skips ---------------------
+
+
+def unsigned_cognito(lab):
+    return boto3.Session(region_name="us-east-1").client(
+        "cognito-idp", endpoint_url=lab.settings.endpoint,
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
+
+
+def test_sign_up_cannot_write_an_attribute_outside_the_clients_write_attributes(lab):
+    """AWS: an attribute not in the app client's WriteAttributes -> NotAuthorizedException."""
+    cognito = unsigned_cognito(lab)
+    user = "mallory-signup@tenant-a.example.com"
+    refused(lambda: cognito.sign_up(
+        ClientId=lab.identity.client_id, Username=user, Password=lab.password,
+        UserAttributes=[{"Name": "email", "Value": user},
+                        {"Name": "custom:tenant_id", "Value": "tenant-b"}]),
+        "NotAuthorizedException")
+
+
+def test_codes_the_emulator_never_sent_are_never_accepted(lab):
+    """ConfirmSignUp, ConfirmForgotPassword, VerifyUserAttribute: CodeMismatchException."""
+    cognito = unsigned_cognito(lab)
+    cid, victim = lab.identity.client_id, lab.tenants[1].users[0]
+    user = "mallory-confirm@tenant-a.example.com"
+    cognito.sign_up(ClientId=cid, Username=user, Password=lab.password,
+                    UserAttributes=[{"Name": "email", "Value": user}])
+    refused(lambda: cognito.confirm_sign_up(ClientId=cid, Username=user,
+                                            ConfirmationCode="000000"), "CodeMismatchException")
+    refused(lambda: cognito.initiate_auth(
+        ClientId=cid, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user, "PASSWORD": lab.password}),
+        "UserNotConfirmedException")
+    refused(lambda: cognito.confirm_forgot_password(
+        ClientId=cid, Username=victim, ConfirmationCode="123456", Password="Taken-0ver!"),
+        "CodeMismatchException")
+    assert lab.access_token(victim)  # the victim's password still works
+    token = lab.access_token(lab.tenants[0].users[0])
+    refused(lambda: cognito.verify_user_attribute(AccessToken=token, AttributeName="email",
+                                                  Code="000000"), "CodeMismatchException")
+
+
+def test_update_user_attributes_respects_write_attributes_and_immutability(lab):
+    """AWS refuses a write outside WriteAttributes and a change of an immutable attribute."""
+    cognito = unsigned_cognito(lab)
+    user = lab.tenants[0].users[0]
+    token = lab.access_token(user)
+    for name, value in (("custom:tenant_id", "tenant-b"), ("custom:tenant_tier", "platinum")):
+        refused(lambda n=name, v=value: cognito.update_user_attributes(
+            AccessToken=token, UserAttributes=[{"Name": n, "Value": v}]),
+            "NotAuthorizedException")
+    refused(lambda: cognito.delete_user_attributes(AccessToken=token,
+                                                   UserAttributeNames=["custom:tenant_id"]),
+            "NotAuthorizedException")
+    attributes = {a["Name"]: a["Value"] for a in cognito.get_user(AccessToken=token)[
+        "UserAttributes"]}
+    assert attributes["custom:tenant_id"] == lab.tenants[0].id
+    cognito.update_user_attributes(AccessToken=token,
+                                   UserAttributes=[{"Name": "email", "Value": user}])
+
+
+def test_sign_in_proofs_moto_does_not_verify_are_refused(lab):
+    """SRP's password verifier and MFA codes are not checked by moto: the gate refuses them."""
+    cognito = unsigned_cognito(lab)
+    cid, victim = lab.identity.client_id, lab.tenants[1].users[0]
+    refused(lambda: cognito.initiate_auth(ClientId=cid, AuthFlow="USER_SRP_AUTH",
+                                          AuthParameters={"USERNAME": victim, "SRP_A": "1"}),
+            "NotAuthorizedException")
+    refused(lambda: cognito.respond_to_auth_challenge(
+        ClientId=cid, ChallengeName="PASSWORD_VERIFIER",
+        ChallengeResponses={"USERNAME": victim, "PASSWORD_CLAIM_SIGNATURE": "x",
+                            "PASSWORD_CLAIM_SECRET_BLOCK": "x", "TIMESTAMP": "x"}),
+        "CodeMismatchException")
+    refused(lambda: cognito.respond_to_auth_challenge(
+        ClientId=cid, ChallengeName="NEW_PASSWORD_REQUIRED", Session="not-a-session-of-this-user",
+        ChallengeResponses={"USERNAME": victim, "NEW_PASSWORD": "Taken-0ver!"}),
+        "NotAuthorizedException")

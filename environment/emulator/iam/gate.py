@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 from .assume import assume_request, may_assume, new_session, session_request
 from .audit import Audit
 from .calls import Call, from_moto, named_actions, protocol_of, signing_name
+from .cognito import check_public
 from .dynamodb import hash_key, query_keys
 from .hook import CURRENT, Denial, Exchange, Refusal, install
 from .policy import Decision, Request, evaluate
@@ -208,6 +209,8 @@ class IamGate:
         if not principal.is_admin:
             self._consistent(response, call, exchange.signed)
         if call.operation in PUBLIC_OPERATIONS.get(call.service, ()):
+            if call.service == "cognito-idp":  # but Cognito checks them itself
+                check_public(call.operation, call.params)
             return  # AWS does not ask IAM about these, signed or not
         if principal.kind == "anonymous":
             raise Refusal("unsigned", "Request is missing Authentication Token" if

@@ -43,6 +43,9 @@ PROBLEMS = {
                  "AccessDenied", 403),
     "malformed": ("IncompleteSignature", "IncompleteSignatureException",
                   "AuthorizationHeaderMalformed", 400),
+    # Cognito's own refusals of its public operations (JSON only).
+    "not-authorized": ("NotAuthorized", "NotAuthorizedException", "AccessDenied", 403),
+    "code-mismatch": ("CodeMismatch", "CodeMismatchException", "AccessDenied", 403),
     "sigv2": ("IncompleteSignature", "IncompleteSignatureException", "InvalidRequest", 400),
 }
 
