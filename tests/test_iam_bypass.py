@@ -492,27 +492,6 @@ def test_a_queue_is_the_queue_moto_resolves(lab, role):
     assert "Messages" not in sqs.receive_message(QueueUrl=other, WaitTimeSeconds=0)
 
 
-def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
-    """On AWS a session's key and secret without its token are refused; so they are here.
-
-    Last in this module: the solution notebook resets the account, ending earlier sessions.
-    """
-    from checks import run
-    from checks.notebook_code import namespace, solution_path
-
-    solution = namespace(solution_path(2))
-
-    def tokenless_table(creds):
-        return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                             aws_secret_access_key=creds["SecretAccessKey"]).resource(
-            "dynamodb", endpoint_url=lab.settings.endpoint, region_name="us-east-1").Table(
-            lab.settings.name("orders"))
-
-    assert run("2.3", solution["vend_credentials"], solution["scoped_orders_table"]).passed
-    outcome = run("2.3", solution["vend_credentials"], tokenless_table)
-    assert not outcome.passed and "session token" in outcome.message, outcome.message
-
-
 # --- Cognito's public operations: Cognito's own checks, which moto skips ---------------------
 
 
@@ -590,3 +569,42 @@ def test_sign_in_proofs_moto_does_not_verify_are_refused(lab):
         ClientId=cid, ChallengeName="NEW_PASSWORD_REQUIRED", Session="not-a-session-of-this-user",
         ChallengeResponses={"USERNAME": victim, "NEW_PASSWORD": "Taken-0ver!"}),
         "NotAuthorizedException")
+
+
+# --- S3: the listing's condition keys come from where moto reads them -------------------------
+
+
+@pytest.mark.parametrize("body,content_type", [
+    (b"prefix=tenant-a%2F", "application/x-www-form-urlencoded"),
+    (b'--XX\r\nContent-Disposition: form-data; name="prefix"\r\n\r\ntenant-a/\r\n--XX--\r\n',
+     "multipart/form-data; boundary=XX")])
+def test_a_listing_prefix_in_a_body_is_not_the_listings_prefix(lab, creds, body, content_type):
+    """moto lists by the URL's prefix: a body on a GET is refused, whatever it says."""
+    for query in ("list-type=2", "prefix=tenant-b%2F", "list-type=2&prefix=tenant-a%2F"):
+        answer = send(lab, signing(creds), "s3", "GET", f"/{lab.bucket}", query,
+                      {"Content-Type": content_type}, body)
+        assert answer.status_code == 403 and code_of(answer) == "AccessDenied", answer.text
+        assert "tenant-b/" not in answer.text
+    own = send(lab, signing(creds), "s3", "GET", f"/{lab.bucket}", "list-type=2&prefix=tenant-a%2F")
+    assert own.status_code == 200 and "tenant-b/" not in own.text
+
+
+def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
+    """On AWS a session's key and secret without its token are refused; so they are here.
+
+    Last in this module: the solution notebook resets the account, ending earlier sessions.
+    """
+    from checks import run
+    from checks.notebook_code import namespace, solution_path
+
+    solution = namespace(solution_path(2))
+
+    def tokenless_table(creds):
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                             aws_secret_access_key=creds["SecretAccessKey"]).resource(
+            "dynamodb", endpoint_url=lab.settings.endpoint, region_name="us-east-1").Table(
+            lab.settings.name("orders"))
+
+    assert run("2.3", solution["vend_credentials"], solution["scoped_orders_table"]).passed
+    outcome = run("2.3", solution["vend_credentials"], tokenless_table)
+    assert not outcome.passed and "session token" in outcome.message, outcome.message

@@ -120,9 +120,9 @@ def _s3(call: Call) -> list[Request]:
     if call.bucket is None:
         return [Request(call.action, "*", context)]
     if call.operation in LISTINGS:
-        for name in ("prefix", "delimiter", "max-keys"):
-            if name in call.params:
-                context[f"s3:{name}"] = call.params[name]
+        for name in ("prefix", "delimiter", "max-keys"):  # from the URL, where moto reads them
+            if name in call.query:
+                context[f"s3:{name}"] = call.query[name]
     if call.method == "POST" and call.key is None and call.operation == "DeleteObject":
         return [Request(action, object_arn(call.bucket, key), context)
                 for key, action in _deleted_keys(call.body)]
