@@ -589,6 +589,32 @@ def test_a_listing_prefix_in_a_body_is_not_the_listings_prefix(lab, creds, body,
     assert own.status_code == 200 and "tenant-b/" not in own.text
 
 
+def test_an_upload_id_belongs_to_one_object(lab, tenant):
+    """AWS answers NoSuchUpload to an upload ID of another bucket+key; moto would write there."""
+    admin, s3 = lab.client("s3"), client(lab, tenant, "s3")
+    foreign = admin.create_multipart_upload(Bucket=lab.bucket, Key="tenant-b/big.bin")["UploadId"]
+    target = {"Bucket": lab.bucket, "Key": "tenant-a/x.bin", "UploadId": foreign}
+    refused(lambda: s3.upload_part(PartNumber=1, Body=b"x" * 10, **target), "NoSuchUpload")
+    refused(lambda: s3.upload_part_copy(PartNumber=1, CopySource=f"{lab.bucket}/tenant-a/own.txt",
+                                        **target), "NoSuchUpload")
+    refused(lambda: s3.list_parts(**target), "NoSuchUpload")
+    refused(lambda: s3.complete_multipart_upload(
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"x"'}]}, **target), "NoSuchUpload")
+    refused(lambda: s3.abort_multipart_upload(**target), "NoSuchUpload")
+    refused(lambda: s3.upload_part(PartNumber=1, Body=b"x", Bucket=lab.bucket,
+                                   Key="tenant-a/x.bin", UploadId="no-such-upload"),
+            "NoSuchUpload")
+    assert foreign in [u["UploadId"] for u in admin.list_multipart_uploads(
+        Bucket=lab.bucket).get("Uploads", [])]
+    own = s3.create_multipart_upload(Bucket=lab.bucket, Key="tenant-a/x.bin")["UploadId"]
+    part = s3.upload_part(Bucket=lab.bucket, Key="tenant-a/x.bin", UploadId=own, PartNumber=1,
+                          Body=b"own")
+    s3.complete_multipart_upload(Bucket=lab.bucket, Key="tenant-a/x.bin", UploadId=own,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1,
+                                                             "ETag": part["ETag"]}]})
+    admin.abort_multipart_upload(Bucket=lab.bucket, Key="tenant-b/big.bin", UploadId=foreign)
+
+
 def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
     """On AWS a session's key and secret without its token are refused; so they are here.
 

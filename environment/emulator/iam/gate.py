@@ -31,6 +31,7 @@ from .policy import Decision, Request, evaluate
 from .principals import ACCOUNT, ANONYMOUS, Principal, Sessions, expired, resolve
 from .requests import authorizations
 from .responses import error_response, json_response
+from .s3 import check_upload
 from .signing import AuthError, Signed, read_signature, verify
 
 AUDIT_PATH = "/_lab/audit"
@@ -224,6 +225,8 @@ class IamGate:
             return
         if principal.is_admin:
             return
+        if call.service == "s3":
+            check_upload(call)
         who = principal.context()
         key = exchange.signed.access_key_id if exchange.signed else None
         for question in authorizations(call, hash_key, query_keys):

@@ -46,6 +46,7 @@ PROBLEMS = {
     # Cognito's own refusals of its public operations (JSON only).
     "not-authorized": ("NotAuthorized", "NotAuthorizedException", "AccessDenied", 403),
     "code-mismatch": ("CodeMismatch", "CodeMismatchException", "AccessDenied", 403),
+    "no-such-upload": ("NoSuchUpload", "NoSuchUpload", "NoSuchUpload", 404),
     "sigv2": ("IncompleteSignature", "IncompleteSignatureException", "InvalidRequest", 400),
 }
 
@@ -73,7 +74,7 @@ def error_response(service: str, protocol: str, start_response: Callable, messag
                 f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId>"
                 "</Error>").encode()
         headers = [("Content-Type", "application/xml")]
-        status = "400 Bad Request" if s3_status == 400 else "403 Forbidden"
+        status = {400: "400 Bad Request", 404: "404 Not Found"}.get(s3_status, "403 Forbidden")
     else:
         code = QUERY_CODES.get(service, code) if problem == "denied" else code
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
