@@ -128,8 +128,12 @@ def from_moto(response: Any, resource: str) -> Call:
             raise Unclassifiable(f"an S3 {response.method} request with a body")
         call.query = {k: v[0] for k, v in
                       response._get_querystring(response.request, response.uri).items() if v}
-        call.operation = S3_ACTIONS.get(operation, operation)
         call.bucket, call.key = _bucket_and_key(resource)
+        from .s3 import s3_operation
+
+        call.operation = S3_ACTIONS.get(operation, operation) if call.bucket is None else \
+            s3_operation(call.method, call.key is not None, call.query, call.params,
+                         S3_ACTIONS.get(operation, operation))
         return call
     if operation not in service_model(response.boto3_service_name).operation_names:
         raise Unclassifiable(f"{service} has no operation named {operation!r}")

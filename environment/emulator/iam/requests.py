@@ -18,6 +18,7 @@ import xmltodict
 from .calls import Call, Unclassifiable
 from .policy import Request
 from .principals import ACCOUNT
+from .s3 import extra_actions
 
 KeyLookup = Callable[[str, str, str | None], str | None]  # (region, table, index) -> hash key
 # (region, table, index, Query parameters, partition key name) -> the partition keys it reads
@@ -131,7 +132,9 @@ def _s3(call: Call) -> list[Request]:
         key = call.params.get("key")  # a browser form upload names its object in a form field
         if not key:
             raise Unclassifiable("a form upload without a key field")
-    questions = [Request(call.action, object_arn(call.bucket, key), context)]
+    questions = [Request(action, object_arn(call.bucket, key), context) for action in
+                 [call.action, *extra_actions(call.method, call.operation, call.headers,
+                                              call.params)]]
     source = call.headers.get("x-amz-copy-source")
     if source and call.method == "PUT":
         questions += _copy_source(source, context)
