@@ -180,7 +180,8 @@ def _dynamodb(call: Call, hash_key: KeyLookup, query_keys: QueryKeys) -> list[Re
     p, op, region = call.params, call.operation, call.region
     base = {"aws:RequestedRegion": region}
     if op == "BatchGetItem":
-        questions = [_item(call.action, region, table, key, hash_key, base)
+        questions = [_item(call.action, region, table, key, hash_key, base,
+                           _attributes(spec, "GetItem"))
                      for table, spec in (p.get("RequestItems") or {}).items()
                      for key in spec.get("Keys") or []]
     elif op == "BatchWriteItem":
@@ -200,7 +201,7 @@ def _dynamodb(call: Call, hash_key: KeyLookup, query_keys: QueryKeys) -> list[Re
                 # moto reads Item for a Put and Key for every other kind: so does the gate
                 item = spec.get("Item") if kind == "Put" else spec.get("Key")
                 questions.append(_item(f"dynamodb:{action}", region, spec.get("TableName", ""),
-                                       item, hash_key, base))
+                                       item, hash_key, base, _attributes(spec, action)))
         if not questions:
             raise Unclassifiable("a transaction without items")
         return questions
@@ -253,8 +254,10 @@ def _written(write: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _item(action: str, region: str, table: str, item: dict | None, hash_key: KeyLookup,
-          base: dict[str, Any]) -> Request:
+          base: dict[str, Any], attributes: list[str] | None = None) -> Request:
     context = dict(base)
+    if attributes:
+        context["dynamodb:Attributes"] = attributes
     table = table_name(region, table)
     leading = _leading(item, hash_key(region, table, None))
     if leading:
@@ -296,4 +299,20 @@ def _attributes(p: dict[str, Any], op: str) -> list[str]:
     found += list(p.get("AttributesToGet", []))
     if op == "PutItem":
         found += list((p.get("Item") or {}).keys())
+    if op == "UpdateItem":
+        found += list((p.get("AttributeUpdates") or {}).keys())
+        found += [names.get(n, n) for n in updated_names(p.get("UpdateExpression") or "")]
     return sorted(set(found))
+
+
+UPDATE_WORDS = {"set", "remove", "add", "delete"}
+PATH_START = re.compile(r"(?<![:\w#.])(#?[A-Za-z_][\w]*)(\s*\()?")
+
+
+def updated_names(expression: str) -> list[str]:
+    """The top-level attribute names an UpdateExpression touches (not its :values, not the
+    functions it calls, not the nested parts of a path)."""
+    if not isinstance(expression, str):
+        raise Unclassifiable("an UpdateExpression that is not a string")
+    return [m.group(1) for m in PATH_START.finditer(expression)
+            if not m.group(2) and m.group(1).lower() not in UPDATE_WORDS]
