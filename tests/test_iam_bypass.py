@@ -675,6 +675,29 @@ def test_an_acl_or_tags_on_a_write_need_their_own_actions(lab, tenant):
     s3.put_object(Body=b"x", **where)
 
 
+def test_refusals_say_what_is_wrong_not_what_broke(lab, creds):
+    """Still refused, in plain words: no internal exception (KeyError, TypeError, IndexError)."""
+    foreign = json.dumps(foreign_key(lab))
+    answers = [
+        send(lab, signing(creds), "dynamodb", "POST", "/", "", {
+            "Content-Type": "application/x-www-form-urlencoded"},
+            f"Action=GetItem&TableName={lab.settings.name('orders')}".encode()),
+        send(lab, signing(creds), "sts", "GET", "/MOTO-API/data.json"),
+        send(lab, signing(creds), "sts", "POST", "/", "Action=GetCallerIdentity&Action=AssumeRole",
+             {"Content-Type": "application/x-www-form-urlencoded"}),
+        send(lab, signing(creds), "dynamodb", "POST", "/", "", {
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "GetItem"},
+            foreign.encode()),
+    ]
+    for answer in answers:
+        assert answer.status_code in (400, 403), answer.text
+        assert "AccessDenied" in code_of(answer), answer.text
+        for internal in ("KeyError", "TypeError", "IndexError", "HTTP_", "Error:"):
+            assert internal not in answer.text, answer.text
+        assert "refuse" in answer.text
+    assert "X-Amz-Target" in answers[3].text and "more than once" in answers[2].text
+
+
 def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):
     """On AWS a session's key and secret without its token are refused; so they are here.
 

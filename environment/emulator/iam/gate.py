@@ -26,6 +26,7 @@ from .audit import Audit
 from .calls import Call, from_moto, named_actions, protocol_of, signing_name
 from .cognito import check_public
 from .dynamodb import hash_key, query_keys
+from .failures import explain
 from .hook import CURRENT, Denial, Exchange, Refusal, install
 from .policy import Decision, Request, evaluate
 from .principals import ACCOUNT, ANONYMOUS, Principal, Sessions, expired, resolve
@@ -106,9 +107,8 @@ class IamGate:
         except AuthError as error:
             return self._refuse(environ, start_response, Denial(error.problem, error.message))
         except Exception as error:  # never a 500, never a pass
-            return self._refuse(environ, start_response, Denial(
-                "denied", f"the lab's IAM gate could not handle this request "
-                          f"({type(error).__name__}: {error})"))
+            return self._refuse(environ, start_response, Denial("denied",
+                                                                explain(error, environ)))
 
     def _handle(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         body = read_body(environ)
