@@ -407,17 +407,40 @@ def test_an_expired_session_is_refused():
 
     key = iam_backends[ACCOUNT]["aws"].create_temp_access_key()
     key.role_arn = f"arn:aws:iam::{ACCOUNT}:role/expiring"
-    now = [1_000.0]
+    signed_at = 1_795_478_400.0  # 20261124T000000Z
+    now = [signed_at]
     gate = IamGate(lambda environ, start: [], clock=lambda: now[0])
     gate.sessions.record(Session(key.access_key_id, key.role_arn, "s", {}, frozenset(), None,
-                                 expires=2_000.0, source_arn="x", token="token-1"))
+                                 expires=signed_at + 600, source_arn="x", token="token-1"))
     credentials = Credentials(key.access_key_id, key.secret_access_key, "token-1")
     environ, body = signed_environ(credentials, "http://127.0.0.1:4566/", "20261124T000000Z")
     assert gate.authenticate(environ, body, read_signature(environ)).kind == "session"
-    now[0] = 2_001.0
+    now[0] = signed_at + 601
     with pytest.raises(AuthError) as raised:
         gate.authenticate(environ, body, read_signature(environ))
     assert raised.value.problem == "expired"
+
+
+def test_a_signature_more_than_15_minutes_off_the_clock_is_refused():
+    """AWS refuses a header-signed request whose X-Amz-Date is more than 15 minutes from its
+    clock (S3: RequestTimeTooSkewed; others: "Signature expired")."""
+    from moto.iam.models import iam_backends
+
+    key = iam_backends[ACCOUNT]["aws"].create_temp_access_key()
+    key.role_arn = f"arn:aws:iam::{ACCOUNT}:role/skewed"
+    signed_at = 1_795_478_400.0  # 20261124T000000Z
+    now = [signed_at + 899]
+    gate = IamGate(lambda environ, start: [], clock=lambda: now[0])
+    gate.sessions.record(Session(key.access_key_id, key.role_arn, "s", {}, frozenset(), None,
+                                 expires=signed_at + 7_200, source_arn="x", token="token-1"))
+    credentials = Credentials(key.access_key_id, key.secret_access_key, "token-1")
+    environ, body = signed_environ(credentials, "http://127.0.0.1:4566/", "20261124T000000Z")
+    assert gate.authenticate(environ, body, read_signature(environ)).kind == "session"
+    for skewed in (signed_at + 901, signed_at - 901):
+        now[0] = skewed
+        with pytest.raises(AuthError) as raised:
+            gate.authenticate(environ, body, read_signature(environ))
+        assert raised.value.problem == "skewed" and "Signature expired" in raised.value.message
 
 
 def test_a_table_named_by_its_arn_is_that_table(lab, tenant):

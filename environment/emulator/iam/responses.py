@@ -47,6 +47,9 @@ PROBLEMS = {
     "not-authorized": ("NotAuthorized", "NotAuthorizedException", "AccessDenied", 403),
     "code-mismatch": ("CodeMismatch", "CodeMismatchException", "AccessDenied", 403),
     "no-such-upload": ("NoSuchUpload", "NoSuchUpload", "NoSuchUpload", 404),
+    # a header signature more than 15 minutes from the server's clock
+    "skewed": ("SignatureDoesNotMatch", "InvalidSignatureException", "RequestTimeTooSkewed",
+               403),
     "sigv2": ("IncompleteSignature", "IncompleteSignatureException", "InvalidRequest", 400),
 }
 
