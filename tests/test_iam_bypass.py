@@ -524,6 +524,14 @@ def unsigned_cognito(lab):
         config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
 
 
+def fresh_access_token(lab, user: str) -> str:
+    """A token of this emulator's life (the lab's cached tokens may predate a reset)."""
+    return unsigned_cognito(lab).initiate_auth(
+        ClientId=lab.identity.client_id, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user, "PASSWORD": lab.password})[
+        "AuthenticationResult"]["AccessToken"]
+
+
 def test_sign_up_cannot_write_an_attribute_outside_the_clients_write_attributes(lab):
     """AWS: an attribute not in the app client's WriteAttributes -> NotAuthorizedException."""
     cognito = unsigned_cognito(lab)
@@ -551,8 +559,8 @@ def test_codes_the_emulator_never_sent_are_never_accepted(lab):
     refused(lambda: cognito.confirm_forgot_password(
         ClientId=cid, Username=victim, ConfirmationCode="123456", Password="Taken-0ver!"),
         "CodeMismatchException")
-    assert lab.access_token(victim)  # the victim's password still works
-    token = lab.access_token(lab.tenants[0].users[0])
+    assert fresh_access_token(lab, victim)  # the victim's password still works
+    token = fresh_access_token(lab, lab.tenants[0].users[0])
     refused(lambda: cognito.verify_user_attribute(AccessToken=token, AttributeName="email",
                                                   Code="000000"), "CodeMismatchException")
 
@@ -561,7 +569,7 @@ def test_update_user_attributes_respects_write_attributes_and_immutability(lab):
     """AWS refuses a write outside WriteAttributes and a change of an immutable attribute."""
     cognito = unsigned_cognito(lab)
     user = lab.tenants[0].users[0]
-    token = lab.access_token(user)
+    token = fresh_access_token(lab, user)
     for name, value in (("custom:tenant_id", "tenant-b"), ("custom:tenant_tier", "platinum")):
         refused(lambda n=name, v=value: cognito.update_user_attributes(
             AccessToken=token, UserAttributes=[{"Name": n, "Value": v}]),
