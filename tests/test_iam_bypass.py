@@ -405,17 +405,40 @@ def test_an_expired_session_is_refused():
 
     key = iam_backends[ACCOUNT]["aws"].create_temp_access_key()
     key.role_arn = f"arn:aws:iam::{ACCOUNT}:role/expiring"
-    now = [1_000.0]
+    signed_at = 1_795_478_400.0  # 20261124T000000Z
+    now = [signed_at]
     gate = IamGate(lambda environ, start: [], clock=lambda: now[0])
     gate.sessions.record(Session(key.access_key_id, key.role_arn, "s", {}, frozenset(), None,
-                                 expires=2_000.0, token="token-1"))
+                                 expires=signed_at + 600, token="token-1"))
     credentials = Credentials(key.access_key_id, key.secret_access_key, "token-1")
     environ, body = signed_environ(credentials, "http://127.0.0.1:4566/", "20261124T000000Z")
     assert gate.authenticate(environ, body, read_signature(environ)).kind == "session"
-    now[0] = 2_001.0
+    now[0] = signed_at + 601
     with pytest.raises(AuthError) as raised:
         gate.authenticate(environ, body, read_signature(environ))
     assert raised.value.problem == "expired"
+
+
+def test_a_signature_more_than_15_minutes_off_the_clock_is_refused():
+    """AWS refuses a header-signed request whose X-Amz-Date is more than 15 minutes from its
+    clock (S3: RequestTimeTooSkewed; others: "Signature expired")."""
+    from moto.iam.models import iam_backends
+
+    key = iam_backends[ACCOUNT]["aws"].create_temp_access_key()
+    key.role_arn = f"arn:aws:iam::{ACCOUNT}:role/skewed"
+    signed_at = 1_795_478_400.0  # 20261124T000000Z
+    now = [signed_at + 899]
+    gate = IamGate(lambda environ, start: [], clock=lambda: now[0])
+    gate.sessions.record(Session(key.access_key_id, key.role_arn, "s", {}, frozenset(), None,
+                                 expires=signed_at + 7_200, token="token-1"))
+    credentials = Credentials(key.access_key_id, key.secret_access_key, "token-1")
+    environ, body = signed_environ(credentials, "http://127.0.0.1:4566/", "20261124T000000Z")
+    assert gate.authenticate(environ, body, read_signature(environ)).kind == "session"
+    for skewed in (signed_at + 901, signed_at - 901):
+        now[0] = skewed
+        with pytest.raises(AuthError) as raised:
+            gate.authenticate(environ, body, read_signature(environ))
+        assert raised.value.problem == "skewed" and "Signature expired" in raised.value.message
 
 
 def test_a_table_named_by_its_arn_is_that_table(lab, tenant):
@@ -486,6 +509,220 @@ def test_a_queue_is_the_queue_moto_resolves(lab, role):
         refused(lambda q=disguised: tenant_sqs.send_message(QueueUrl=q, MessageBody="x"),
                 "AccessDenied")
     assert "Messages" not in sqs.receive_message(QueueUrl=other, WaitTimeSeconds=0)
+
+
+# --- Cognito's public operations: Cognito's own checks, which moto skips ---------------------
+
+
+def unsigned_cognito(lab):
+    return boto3.Session(region_name="us-east-1").client(
+        "cognito-idp", endpoint_url=lab.settings.endpoint,
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
+
+
+def fresh_access_token(lab, user: str) -> str:
+    """A token of this emulator's life (the lab's cached tokens may predate a reset)."""
+    return unsigned_cognito(lab).initiate_auth(
+        ClientId=lab.identity.client_id, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user, "PASSWORD": lab.password})[
+        "AuthenticationResult"]["AccessToken"]
+
+
+def test_sign_up_cannot_write_an_attribute_outside_the_clients_write_attributes(lab):
+    """AWS: an attribute not in the app client's WriteAttributes -> NotAuthorizedException."""
+    cognito = unsigned_cognito(lab)
+    user = "mallory-signup@tenant-a.example.com"
+    refused(lambda: cognito.sign_up(
+        ClientId=lab.identity.client_id, Username=user, Password=lab.password,
+        UserAttributes=[{"Name": "email", "Value": user},
+                        {"Name": "custom:tenant_id", "Value": "tenant-b"}]),
+        "NotAuthorizedException")
+
+
+def test_codes_the_emulator_never_sent_are_never_accepted(lab):
+    """ConfirmSignUp, ConfirmForgotPassword, VerifyUserAttribute: CodeMismatchException."""
+    cognito = unsigned_cognito(lab)
+    cid, victim = lab.identity.client_id, lab.tenants[1].users[0]
+    user = "mallory-confirm@tenant-a.example.com"
+    cognito.sign_up(ClientId=cid, Username=user, Password=lab.password,
+                    UserAttributes=[{"Name": "email", "Value": user}])
+    refused(lambda: cognito.confirm_sign_up(ClientId=cid, Username=user,
+                                            ConfirmationCode="000000"), "CodeMismatchException")
+    refused(lambda: cognito.initiate_auth(
+        ClientId=cid, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user, "PASSWORD": lab.password}),
+        "UserNotConfirmedException")
+    refused(lambda: cognito.confirm_forgot_password(
+        ClientId=cid, Username=victim, ConfirmationCode="123456", Password="Taken-0ver!"),
+        "CodeMismatchException")
+    assert fresh_access_token(lab, victim)  # the victim's password still works
+    token = fresh_access_token(lab, lab.tenants[0].users[0])
+    refused(lambda: cognito.verify_user_attribute(AccessToken=token, AttributeName="email",
+                                                  Code="000000"), "CodeMismatchException")
+
+
+def test_update_user_attributes_respects_write_attributes_and_immutability(lab):
+    """AWS refuses a write outside WriteAttributes and a change of an immutable attribute."""
+    cognito = unsigned_cognito(lab)
+    user = lab.tenants[0].users[0]
+    token = fresh_access_token(lab, user)
+    for name, value in (("custom:tenant_id", "tenant-b"), ("custom:tenant_tier", "platinum")):
+        refused(lambda n=name, v=value: cognito.update_user_attributes(
+            AccessToken=token, UserAttributes=[{"Name": n, "Value": v}]),
+            "NotAuthorizedException")
+    refused(lambda: cognito.delete_user_attributes(AccessToken=token,
+                                                   UserAttributeNames=["custom:tenant_id"]),
+            "NotAuthorizedException")
+    attributes = {a["Name"]: a["Value"] for a in cognito.get_user(AccessToken=token)[
+        "UserAttributes"]}
+    assert attributes["custom:tenant_id"] == lab.tenants[0].id
+    cognito.update_user_attributes(AccessToken=token,
+                                   UserAttributes=[{"Name": "email", "Value": user}])
+
+
+def test_sign_in_proofs_moto_does_not_verify_are_refused(lab):
+    """SRP's password verifier and MFA codes are not checked by moto: the gate refuses them."""
+    cognito = unsigned_cognito(lab)
+    cid, victim = lab.identity.client_id, lab.tenants[1].users[0]
+    refused(lambda: cognito.initiate_auth(ClientId=cid, AuthFlow="USER_SRP_AUTH",
+                                          AuthParameters={"USERNAME": victim, "SRP_A": "1"}),
+            "NotAuthorizedException")
+    refused(lambda: cognito.respond_to_auth_challenge(
+        ClientId=cid, ChallengeName="PASSWORD_VERIFIER",
+        ChallengeResponses={"USERNAME": victim, "PASSWORD_CLAIM_SIGNATURE": "x",
+                            "PASSWORD_CLAIM_SECRET_BLOCK": "x", "TIMESTAMP": "x"}),
+        "CodeMismatchException")
+    refused(lambda: cognito.respond_to_auth_challenge(
+        ClientId=cid, ChallengeName="NEW_PASSWORD_REQUIRED", Session="not-a-session-of-this-user",
+        ChallengeResponses={"USERNAME": victim, "NEW_PASSWORD": "Taken-0ver!"}),
+        "NotAuthorizedException")
+
+
+# --- S3: the listing's condition keys come from where moto reads them -------------------------
+
+
+@pytest.mark.parametrize("body,content_type", [
+    (b"prefix=tenant-a%2F", "application/x-www-form-urlencoded"),
+    (b'--XX\r\nContent-Disposition: form-data; name="prefix"\r\n\r\ntenant-a/\r\n--XX--\r\n',
+     "multipart/form-data; boundary=XX")])
+def test_a_listing_prefix_in_a_body_is_not_the_listings_prefix(lab, creds, body, content_type):
+    """moto lists by the URL's prefix: a body on a GET is refused, whatever it says."""
+    for query in ("list-type=2", "prefix=tenant-b%2F", "list-type=2&prefix=tenant-a%2F"):
+        answer = send(lab, signing(creds), "s3", "GET", f"/{lab.bucket}", query,
+                      {"Content-Type": content_type}, body)
+        assert answer.status_code == 403 and code_of(answer) == "AccessDenied", answer.text
+        assert "tenant-b/" not in answer.text
+    own = send(lab, signing(creds), "s3", "GET", f"/{lab.bucket}", "list-type=2&prefix=tenant-a%2F")
+    assert own.status_code == 200 and "tenant-b/" not in own.text
+
+
+def test_an_upload_id_belongs_to_one_object(lab, tenant):
+    """AWS answers NoSuchUpload to an upload ID of another bucket+key; moto would write there."""
+    admin, s3 = lab.client("s3"), client(lab, tenant, "s3")
+    foreign = admin.create_multipart_upload(Bucket=lab.bucket, Key="tenant-b/big.bin")["UploadId"]
+    target = {"Bucket": lab.bucket, "Key": "tenant-a/x.bin", "UploadId": foreign}
+    refused(lambda: s3.upload_part(PartNumber=1, Body=b"x" * 10, **target), "NoSuchUpload")
+    refused(lambda: s3.upload_part_copy(PartNumber=1, CopySource=f"{lab.bucket}/tenant-a/own.txt",
+                                        **target), "NoSuchUpload")
+    refused(lambda: s3.list_parts(**target), "NoSuchUpload")
+    refused(lambda: s3.complete_multipart_upload(
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"x"'}]}, **target), "NoSuchUpload")
+    refused(lambda: s3.abort_multipart_upload(**target), "NoSuchUpload")
+    refused(lambda: s3.upload_part(PartNumber=1, Body=b"x", Bucket=lab.bucket,
+                                   Key="tenant-a/x.bin", UploadId="no-such-upload"),
+            "NoSuchUpload")
+    assert foreign in [u["UploadId"] for u in admin.list_multipart_uploads(
+        Bucket=lab.bucket).get("Uploads", [])]
+    own = s3.create_multipart_upload(Bucket=lab.bucket, Key="tenant-a/x.bin")["UploadId"]
+    part = s3.upload_part(Bucket=lab.bucket, Key="tenant-a/x.bin", UploadId=own, PartNumber=1,
+                          Body=b"own")
+    s3.complete_multipart_upload(Bucket=lab.bucket, Key="tenant-a/x.bin", UploadId=own,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1,
+                                                             "ETag": part["ETag"]}]})
+    admin.abort_multipart_upload(Bucket=lab.bucket, Key="tenant-b/big.bin", UploadId=foreign)
+
+
+@pytest.mark.parametrize("query,action", [
+    ("encryption&prefix=tenant-a%2F", "s3:GetEncryptionConfiguration"),
+    ("object-lock&prefix=tenant-a%2F", "s3:GetBucketObjectLockConfiguration"),
+    ("replication&prefix=tenant-a%2F", "s3:GetReplicationConfiguration"),
+    ("ownershipControls&prefix=tenant-a%2F", "s3:GetBucketOwnershipControls"),
+    ("publicAccessBlock&prefix=tenant-a%2F", "s3:GetBucketPublicAccessBlock"),
+    ("inventory&prefix=tenant-a%2F", "s3:GetInventoryConfiguration"),
+    ("requestPayment&prefix=tenant-a%2F", None), ("analytics&prefix=tenant-a%2F", None),
+    ("metrics&prefix=tenant-a%2F", None), ("acl&policy", None)])
+def test_a_bucket_subresource_is_its_own_action(lab, creds, query, action):
+    """Named from the subresource (AWS's S3 action table); one the gate cannot name is refused
+    (moto would list the bucket for it)."""
+    answer = send(lab, signing(creds), "s3", "GET", f"/{lab.bucket}", query)
+    assert answer.status_code == 403 and code_of(answer) == "AccessDenied", answer.text
+    assert "<Contents>" not in answer.text
+    if action:
+        assert f"perform: {action} " in answer.text
+
+
+@pytest.mark.parametrize("method,query,action", [
+    ("GET", "legal-hold", "s3:GetObjectLegalHold"), ("GET", "attributes", "s3:GetObjectAttributes"),
+    ("PUT", "retention", "s3:PutObjectRetention"), ("PUT", "legal-hold", "s3:PutObjectLegalHold"),
+    ("GET", "retention", None), ("GET", "torrent", None),
+    ("GET", "versionId=x", "s3:GetObjectVersion")])
+def test_an_object_subresource_is_its_own_action(lab, creds, method, query, action):
+    answer = send(lab, signing(creds), "s3", method, f"/{lab.bucket}/tenant-a/own.txt", query)
+    assert answer.status_code == 403 and code_of(answer) == "AccessDenied", answer.text
+    assert "tenant-a's own" not in answer.text
+    if action:
+        assert f"perform: {action} " in answer.text
+
+
+def test_a_version_id_in_a_form_body_is_refused(lab, creds):
+    """moto reads a DELETE's versionId through _get_param, which a form body feeds: refused."""
+    answer = send(lab, signing(creds), "s3", "DELETE", f"/{lab.bucket}/tenant-a/own.txt", "",
+                  {"Content-Type": "application/x-www-form-urlencoded"}, b"versionId=null")
+    assert answer.status_code == 403 and code_of(answer) == "AccessDenied", answer.text
+    assert lab.client("s3").get_object(Bucket=lab.bucket, Key="tenant-a/own.txt")
+
+
+def test_an_acl_or_tags_on_a_write_need_their_own_actions(lab, tenant):
+    """AWS's PutObject: x-amz-acl/x-amz-grant-* also need s3:PutObjectAcl, x-amz-tagging
+    s3:PutObjectTagging (and so do CopyObject and CreateMultipartUpload)."""
+    s3 = client(lab, tenant, "s3")
+    where = {"Bucket": lab.bucket, "Key": "tenant-a/acl.txt"}
+    assert "s3:PutObjectAcl" in refused(lambda: s3.put_object(Body=b"x", ACL="public-read",
+                                                               **where), "AccessDenied")
+    assert "s3:PutObjectAcl" in refused(lambda: s3.put_object(
+        Body=b"x", GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"', **where),
+        "AccessDenied")
+    assert "s3:PutObjectTagging" in refused(lambda: s3.put_object(Body=b"x", Tagging="k=v",
+                                                                   **where), "AccessDenied")
+    assert "s3:PutObjectAcl" in refused(lambda: s3.copy_object(
+        CopySource=f"{lab.bucket}/tenant-a/own.txt", ACL="public-read-write", **where),
+        "AccessDenied")
+    assert "s3:PutObjectAcl" in refused(lambda: s3.create_multipart_upload(
+        ACL="public-read", **where), "AccessDenied")
+    s3.put_object(Body=b"x", **where)
+
+
+def test_refusals_say_what_is_wrong_not_what_broke(lab, creds):
+    """Still refused, in plain words: no internal exception (KeyError, TypeError, IndexError)."""
+    foreign = json.dumps(foreign_key(lab))
+    answers = [
+        send(lab, signing(creds), "dynamodb", "POST", "/", "", {
+            "Content-Type": "application/x-www-form-urlencoded"},
+            f"Action=GetItem&TableName={lab.settings.name('orders')}".encode()),
+        send(lab, signing(creds), "sts", "GET", "/MOTO-API/data.json"),
+        send(lab, signing(creds), "sts", "POST", "/", "Action=GetCallerIdentity&Action=AssumeRole",
+             {"Content-Type": "application/x-www-form-urlencoded"}),
+        send(lab, signing(creds), "dynamodb", "POST", "/", "", {
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "GetItem"},
+            foreign.encode()),
+    ]
+    for answer in answers:
+        assert answer.status_code in (400, 403), answer.text
+        assert "AccessDenied" in code_of(answer), answer.text
+        for internal in ("KeyError", "TypeError", "IndexError", "HTTP_", "Error:"):
+            assert internal not in answer.text, answer.text
+        assert "refuse" in answer.text
+    assert "X-Amz-Target" in answers[3].text and "more than once" in answers[2].text
 
 
 def test_exercise_2_3_fails_a_table_built_without_the_session_token(lab):

@@ -406,3 +406,22 @@ def test_trust_policy(trust, action, caller, context, allowed):
     decision = trust_allows(trust, Request(action, "arn:aws:iam::x:role/r", context), caller,
                             caller.split(":")[4])
     assert decision.allowed is allowed, decision.reason
+
+
+def test_json_booleans_and_numbers_are_compared_as_their_json_text():
+    """IAM's policy grammar: "Values are enclosed in quotation marks. Quotation marks are optional
+    for numeric and Boolean values." So ``false`` is the string "false" and ``10`` is "10"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html)."""
+    insecure = {"aws:SecureTransport": False}
+    for operator in ("StringEquals", "StringLike", "Bool"):
+        assert evaluate(Request("s3:GetObject", "x", insecure), [allow(condition={
+            operator: {"aws:SecureTransport": False}})]).allowed
+        assert not evaluate(Request("s3:GetObject", "x", insecure), [allow(condition={
+            operator: {"aws:SecureTransport": True}})]).allowed
+    assert evaluate(Request("s3:GetObject", "x", insecure), [allow(), deny(condition={
+        "StringEquals": {"aws:SecureTransport": False}})]).allowed is False
+    keys = {"s3:max-keys": "10"}
+    assert evaluate(Request("s3:ListBucket", "x", keys), [allow(condition={
+        "StringEquals": {"s3:max-keys": 10}})]).allowed
+    assert evaluate(Request("s3:ListBucket", "x", keys), [allow(condition={
+        "NumericLessThanEquals": {"s3:max-keys": 10}})]).allowed

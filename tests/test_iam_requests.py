@@ -69,7 +69,9 @@ def test_get_caller_identity_needs_no_permission():
 def s3(operation: str, bucket: str | None, object_key: str | None = None, method: str = "GET",
        headers: dict | None = None, body: bytes = b"", **params) -> list:
     return authorizations(Call("s3", operation, "rest-xml", params, bucket=bucket, key=object_key,
-                               method=method, headers=headers or {}, body=body), keys)
+                               method=method, headers=headers or {}, body=body,
+                               query={k: v for k, v in params.items() if isinstance(v, str)}),
+                          keys)
 
 
 def test_s3_listing_carries_its_prefix():
@@ -150,3 +152,26 @@ def test_an_update_of_the_partition_key_is_refused():
     (update,) = dynamodb("UpdateItem", TableName="orders", Key={"pk": {"S": "A"}},
                          AttributeUpdates={"n": {"Value": {"N": "1"}, "Action": "PUT"}})
     assert update.context["dynamodb:LeadingKeys"] == ["A"]
+
+
+def test_updates_and_batch_reads_carry_the_attributes_they_touch():
+    """dynamodb:Attributes: the top-level attributes a request accesses or updates (AWS's
+    fine-grained access control), so ForAllValues:StringEquals patterns restrict them too."""
+    key = {"pk": {"S": "TENANT#a"}}
+    (update,) = dynamodb("UpdateItem", TableName="orders", Key=key,
+                         UpdateExpression="SET #t = :t, a.b = if_not_exists(a.b, :z) REMOVE c[0]",
+                         ExpressionAttributeNames={"#t": "tenant_id"})
+    assert update.context["dynamodb:Attributes"] == ["a", "c", "tenant_id"]
+    (legacy,) = dynamodb("UpdateItem", TableName="orders", Key=key,
+                         AttributeUpdates={"secret": {"Action": "PUT", "Value": {"S": "x"}}})
+    assert legacy.context["dynamodb:Attributes"] == ["secret"]
+    (batch,) = dynamodb("BatchGetItem", RequestItems={"orders": {
+        "Keys": [key], "ProjectionExpression": "#s, total",
+        "ExpressionAttributeNames": {"#s": "secret"}}})
+    assert batch.context["dynamodb:Attributes"] == ["secret", "total"]
+    (get,) = dynamodb("TransactGetItems", TransactItems=[{"Get": {
+        "TableName": "orders", "Key": key, "ProjectionExpression": "secret"}}])
+    assert get.context["dynamodb:Attributes"] == ["secret"]
+    (write,) = dynamodb("TransactWriteItems", TransactItems=[{"Update": {
+        "TableName": "orders", "Key": key, "UpdateExpression": "ADD n :one"}}])
+    assert write.context["dynamodb:Attributes"] == ["n"]

@@ -109,6 +109,12 @@ class MotoRequest:
         return raw if isinstance(raw, bytes) else str(raw or "").encode()
 
     @property
+    def url_query(self) -> dict[str, str]:
+        """The URL's query string as moto's S3 handlers read it (never a form body)."""
+        return {k: v[0] for k, v in self._response._get_querystring(
+            self._response.request, self._response.uri).items() if v}
+
+    @property
     def named_actions(self) -> set[str]:
         """Every operation name the request states (URL, form body, X-Amz-Target)."""
         request = self._response.normalized_request
@@ -349,3 +355,63 @@ def key_condition_values(region: str, table: str, index: str | None, expression:
         key_condition_expression=expression, expression_attribute_values=values,
         expression_attribute_names=names, schema=schema)
     return [value for _, value in conditions]
+
+
+# --- Cognito: what the gate checks that moto does not --------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserPoolClient:
+    """An app client as the gate needs it: what it may write, and its pool's Mutable flags."""
+
+    client_id: str
+    write_attributes: tuple[str, ...]  # empty: every attribute of the pool
+    mutable: Mapping[str, bool]
+
+
+def _user_pools() -> Iterator[Any]:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    for backends in cognitoidp_backends.values():
+        for region, backend in backends.items():
+            if region != "global":
+                yield backend, backend.user_pools
+
+
+def user_pool_client(client_id: str) -> UserPoolClient | None:
+    for _, pools in _user_pools():
+        for pool in pools.values():
+            client = pool.clients.get(client_id)
+            if client is not None:
+                return UserPoolClient(
+                    client_id, tuple(client.extended_config.get("WriteAttributes") or ()),
+                    {name: bool(a.mutable) for name, a in pool.schema_attributes.items()})
+    return None
+
+
+def access_token_client(token: str) -> str | None:
+    """The app client an access token was issued to."""
+    return next((pool.access_tokens[token][0] for _, pools in _user_pools()
+                 for pool in pools.values() if token in pool.access_tokens), None)
+
+
+def auth_session_user(session: str) -> str | None:
+    """The user an authentication session (of a challenge) belongs to."""
+    return next((backend.sessions[session][0] for backend, _ in _user_pools()
+                 if session in backend.sessions), None)
+
+
+# --- S3 ---------------------------------------------------------------------------------------
+
+
+def pending_upload_key(bucket: str, upload_id: str) -> str | None:
+    """The key a pending multipart upload of ``bucket`` was started for (None: no such upload)."""
+    from moto.s3.models import s3_backends
+
+    for backends in s3_backends.values():
+        for backend in backends.values():
+            found = backend.buckets.get(bucket)
+            if found is not None:
+                upload = found.multiparts.get(upload_id)
+                return getattr(upload, "key_name", None)
+    return None

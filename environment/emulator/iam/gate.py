@@ -25,12 +25,15 @@ from ..moto_adapter import MotoRequest, hash_key
 from .assume import assume_request, may_assume, new_session, session_request
 from .audit import Audit
 from .calls import Call, Protocol, from_moto, protocol_of
+from .cognito import check_public
 from .dynamodb import query_keys
+from .failures import explain
 from .hook import CURRENT, Denial, Exchange, Refusal, install
 from .policy import Decision, Request, evaluate
 from .principals import ACCOUNT, ANONYMOUS, Principal, Sessions, expired, resolve
 from .requests import authorizations
 from .responses import error_response, json_response
+from .s3 import check_upload
 from .signing import AuthError, Signed, read_signature, verify
 
 AUDIT_PATH = "/_lab/audit"
@@ -105,9 +108,8 @@ class IamGate:
         except AuthError as error:
             return self._refuse(environ, start_response, Denial(error.problem, error.message))
         except Exception as error:  # never a 500, never a pass
-            return self._refuse(environ, start_response, Denial(
-                "denied", f"the lab's IAM gate could not handle this request "
-                          f"({type(error).__name__}: {error})"))
+            return self._refuse(environ, start_response, Denial("denied",
+                                                                explain(error, environ)))
 
     def _handle(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         body = read_body(environ)
@@ -209,6 +211,8 @@ class IamGate:
         if not principal.is_admin:
             self._consistent(request, call, exchange.signed)
         if call.operation in PUBLIC_OPERATIONS.get(call.service, ()):
+            if call.service == "cognito-idp":  # but Cognito checks them itself
+                check_public(call.operation, call.params)
             return  # AWS does not ask IAM about these, signed or not
         if principal.kind == "anonymous":
             raise Refusal("unsigned", "Request is missing Authentication Token" if
@@ -222,6 +226,8 @@ class IamGate:
             return
         if principal.is_admin:
             return
+        if call.service == "s3":
+            check_upload(call)
         who = principal.context()
         key = exchange.signed.access_key_id if exchange.signed else None
         for question in authorizations(call, hash_key, query_keys):

@@ -69,8 +69,9 @@ def authorize(request: MotoRequest, resource: str) -> bool:
         except Refusal as refusal:
             exchange.denial = Denial(refusal.problem, refusal.message)
         except Exception as error:  # a gate that cannot decide denies
-            exchange.denial = Denial("denied", "the lab's IAM gate could not classify this "
-                                               f"request ({type(error).__name__}: {error})")
+            from .failures import explain
+
+            exchange.denial = Denial("denied", explain(error))
     if exchange.denial is not None:
         exchange.decided = False
         denial = exchange.denial

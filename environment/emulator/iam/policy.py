@@ -232,6 +232,16 @@ def _one_value_matches(operator: str, value: ContextValue, wanted: list[Any],
     raise UnsupportedPolicy(f"the condition operator {operator!r} is not implemented by the gate")
 
 
+def json_text(value: Any) -> Any:
+    """A policy value as the text it is in the policy's JSON: ``false`` is "false", ``1.5`` is
+    "1.5" (IAM's grammar: quotation marks are optional for numeric and Boolean values)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return value
+
+
 def _negated(operator: str) -> bool:
     return operator in STRING_OPERATORS and STRING_OPERATORS[operator][2] or \
         ARN_OPERATORS.get(operator, False) or operator == "NumericNotEquals"
@@ -256,7 +266,7 @@ def condition_holds(operator: str, key: str, wanted: Any,
     if qualifier not in ("", "ForAllValues", "ForAnyValue"):
         raise UnsupportedPolicy(f"the set operator {qualifier!r} is not implemented")
     substitutions = context if variables else None
-    wanted = as_list(wanted)
+    wanted = [json_text(w) for w in as_list(wanted)]
     value = context.get(key.lower())
     missing = value is None or (isinstance(value, list | tuple) and not value)
     if operator == "Null":
@@ -290,7 +300,8 @@ def conditions_hold(block: Mapping[str, Mapping[str, Any]],
                 shown = None if value is None else tuple(
                     str(v).lower() if isinstance(v, bool) else str(v) for v in as_list(value))
                 trace.append(ConditionRecord(operator, key, shown, tuple(
-                    substitute(str(w), context if variables else None) for w in as_list(wanted)),
+                    substitute(str(json_text(w)), context if variables else None)
+                    for w in as_list(wanted)),
                     holds))
             if not holds:
                 return False

@@ -18,6 +18,7 @@ import xmltodict
 from .calls import Call, Unclassifiable
 from .policy import Request
 from .principals import ACCOUNT
+from .s3 import extra_actions
 
 KeyLookup = Callable[[str, str, str | None], str | None]  # (region, table, index) -> hash key
 # (region, table, index, Query parameters, partition key name) -> the partition keys it reads
@@ -120,9 +121,9 @@ def _s3(call: Call) -> list[Request]:
     if call.bucket is None:
         return [Request(call.action, "*", context)]
     if call.operation in LISTINGS:
-        for name in ("prefix", "delimiter", "max-keys"):
-            if name in call.params:
-                context[f"s3:{name}"] = call.params[name]
+        for name in ("prefix", "delimiter", "max-keys"):  # from the URL, where moto reads them
+            if name in call.query:
+                context[f"s3:{name}"] = call.query[name]
     if call.method == "POST" and call.key is None and call.operation == "DeleteObject":
         return [Request(action, object_arn(call.bucket, key), context)
                 for key, action in _deleted_keys(call.body)]
@@ -131,7 +132,9 @@ def _s3(call: Call) -> list[Request]:
         key = call.params.get("key")  # a browser form upload names its object in a form field
         if not key:
             raise Unclassifiable("a form upload without a key field")
-    questions = [Request(call.action, object_arn(call.bucket, key), context)]
+    questions = [Request(action, object_arn(call.bucket, key), context) for action in
+                 [call.action, *extra_actions(call.method, call.operation, call.headers,
+                                              call.params)]]
     source = call.headers.get("x-amz-copy-source")
     if source and call.method == "PUT":
         questions += _copy_source(source, context)
@@ -177,7 +180,8 @@ def _dynamodb(call: Call, hash_key: KeyLookup, query_keys: QueryKeys) -> list[Re
     p, op, region = call.params, call.operation, call.region
     base = {"aws:RequestedRegion": region}
     if op == "BatchGetItem":
-        questions = [_item(call.action, region, table, key, hash_key, base)
+        questions = [_item(call.action, region, table, key, hash_key, base,
+                           _attributes(spec, "GetItem"))
                      for table, spec in (p.get("RequestItems") or {}).items()
                      for key in spec.get("Keys") or []]
     elif op == "BatchWriteItem":
@@ -197,7 +201,7 @@ def _dynamodb(call: Call, hash_key: KeyLookup, query_keys: QueryKeys) -> list[Re
                 # moto reads Item for a Put and Key for every other kind: so does the gate
                 item = spec.get("Item") if kind == "Put" else spec.get("Key")
                 questions.append(_item(f"dynamodb:{action}", region, spec.get("TableName", ""),
-                                       item, hash_key, base))
+                                       item, hash_key, base, _attributes(spec, action)))
         if not questions:
             raise Unclassifiable("a transaction without items")
         return questions
@@ -250,8 +254,10 @@ def _written(write: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _item(action: str, region: str, table: str, item: dict | None, hash_key: KeyLookup,
-          base: dict[str, Any]) -> Request:
+          base: dict[str, Any], attributes: list[str] | None = None) -> Request:
     context = dict(base)
+    if attributes:
+        context["dynamodb:Attributes"] = attributes
     table = table_name(region, table)
     leading = _leading(item, hash_key(region, table, None))
     if leading:
@@ -293,4 +299,20 @@ def _attributes(p: dict[str, Any], op: str) -> list[str]:
     found += list(p.get("AttributesToGet", []))
     if op == "PutItem":
         found += list((p.get("Item") or {}).keys())
+    if op == "UpdateItem":
+        found += list((p.get("AttributeUpdates") or {}).keys())
+        found += [names.get(n, n) for n in updated_names(p.get("UpdateExpression") or "")]
     return sorted(set(found))
+
+
+UPDATE_WORDS = {"set", "remove", "add", "delete"}
+PATH_START = re.compile(r"(?<![:\w#.])(#?[A-Za-z_][\w]*)(\s*\()?")
+
+
+def updated_names(expression: str) -> list[str]:
+    """The top-level attribute names an UpdateExpression touches (not its :values, not the
+    functions it calls, not the nested parts of a path)."""
+    if not isinstance(expression, str):
+        raise Unclassifiable("an UpdateExpression that is not a string")
+    return [m.group(1) for m in PATH_START.finditer(expression)
+            if not m.group(2) and m.group(1).lower() not in UPDATE_WORDS]

@@ -54,6 +54,13 @@ PROBLEMS = {
                  "AccessDenied", 403),
     "malformed": ("IncompleteSignature", "IncompleteSignatureException",
                   "AuthorizationHeaderMalformed", 400),
+    # Cognito's own refusals of its public operations (JSON only).
+    "not-authorized": ("NotAuthorized", "NotAuthorizedException", "AccessDenied", 403),
+    "code-mismatch": ("CodeMismatch", "CodeMismatchException", "AccessDenied", 403),
+    "no-such-upload": ("NoSuchUpload", "NoSuchUpload", "NoSuchUpload", 404),
+    # a header signature more than 15 minutes from the server's clock
+    "skewed": ("SignatureDoesNotMatch", "InvalidSignatureException", "RequestTimeTooSkewed",
+               403),
     "sigv2": ("IncompleteSignature", "IncompleteSignatureException", "InvalidRequest", 400),
 }
 
@@ -81,7 +88,7 @@ def error_response(service: str, protocol: Protocol, start_response: Callable, m
                 f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId>"
                 "</Error>").encode()
         headers = [("Content-Type", "application/xml")]
-        status = "400 Bad Request" if s3_status == 400 else "403 Forbidden"
+        status = {400: "400 Bad Request", 404: "404 Not Found"}.get(s3_status, "403 Forbidden")
     else:
         code = QUERY_CODES.get(service, code) if problem == "denied" else code
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"

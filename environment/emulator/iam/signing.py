@@ -167,6 +167,9 @@ def _check_payload_hash(claimed: str | None, body: bytes, service: str) -> None:
                                  "what was computed.")
 
 
+MAX_SKEW = 15 * 60  # AWS refuses a header-signed request more than 15 minutes off its clock
+
+
 def verify(environ: dict[str, Any], body: bytes, signed: Signed, secret: str,
            now: float) -> None:
     """Raise AuthError unless the signature is the one ``secret`` makes for this request."""
@@ -177,8 +180,16 @@ def verify(environ: dict[str, Any], body: bytes, signed: Signed, secret: str,
         raise AuthError("signature", "The request signature we calculated does not match the "
                                      "signature you provided. Check your AWS Secret Access Key "
                                      "and signing method.")
-    if signed.in_query and signed.expires is not None:
+    try:
         issued = datetime.strptime(signed.timestamp, "%Y%m%dT%H%M%SZ").replace(
             tzinfo=UTC).timestamp()
+    except (TypeError, ValueError):
+        raise AuthError("malformed", f"X-Amz-Date {signed.timestamp!r} is not a date "
+                                     "(yyyymmddThhmmssZ)") from None
+    if not signed.in_query and abs(now - issued) > MAX_SKEW:
+        raise AuthError("skewed", f"Signature expired: {signed.timestamp} is more than 15 "
+                                  "minutes from the server's time "
+                                  f"{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%SZ}.")
+    if signed.in_query and signed.expires is not None:
         if now > issued + signed.expires:
             raise AuthError("denied", "Request has expired")  # S3's AccessDenied, as on AWS
