@@ -11,6 +11,7 @@ with a message rather than hanging the grader.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -110,7 +111,9 @@ def grade(path: Path, cell_timeout: int = CELL_TIMEOUT_S,
     deadline = time.monotonic() + notebook_timeout
 
     def time_left(cell: nbformat.NotebookNode) -> int:
-        return max(1, min(cell_timeout, round(deadline - time.monotonic())))
+        # Rounded up, so a cell's limit never ends before the notebook's: a timeout then means
+        # the notebook's time is up, and the report says so.
+        return max(1, min(cell_timeout, math.ceil(deadline - time.monotonic())))
 
     client = NotebookClient(notebook, timeout=cell_timeout, timeout_func=time_left,
                             allow_errors=True, kernel_name="python3", config=KERNEL_CONFIG,
