@@ -8,6 +8,7 @@ multiset, so duplicates, foreign rows and missing pages all show.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..scratch import PARTITION_READS, ScratchTable, fresh_table, raw_items
 from ..shapes import describe_difference, field_values
 
 PAGE_FILLER = "x" * 50_000  # 21 such orders pass DynamoDB's 1 MB page: one Query is not enough
+HUGE_FILLER = "y" * 380_000  # near DynamoDB's 400 KB item limit: 2 to 3 orders a page
 SCAN_HINT = ("a Scan (or a PartiQL SELECT) reads every tenant's items and filters afterwards; "
              "in lab 2 the account will deny it. Query the tenant's partition key instead.")
 
@@ -89,21 +91,37 @@ def check_partitioning(save_order, list_orders, t: Trial) -> None:
         t.call(save_order, orders.table, a, {"order_id": "o-6", "tenant_id": "tenant-b"})
     with t.case("an order that carries pk/sk of tenant-b, saved as tenant-a"):
         t.call(save_order, orders.table, a, {"order_id": "o-7", "pk": "TENANT#tenant-b",
-                                              "sk": "ORDER#o-7", "items": []})
+                                              "sk": "ORDER#o-1", "items": []})
     _judge_what_was_written(t, raw_items(lab, orders.name), plan, [(a, "o-6"), (a, "o-7")])
     big = [f"o-big-{n:02d}" for n in range(22)]  # 1.1 MB: two pages
+    huge = [f"o-huge-{n:02d}" for n in range(20)]  # 7.6 MB: eight pages
     orders.put_many([stored("tenant-a", o, note=PAGE_FILLER) for o in big]
+                    + [stored("tenant-b", o, note=HUGE_FILLER) for o in huge]
                     + [stored("tenant-a", "o-archived", pk="ARCHIVE#tenant-a")])
     expected = {"tenant-a": Counter(["o-1", "o-2", "o-3", "o-6", "o-7", *big]),
-                "tenant-b": Counter(["o-1", "o-4"]), "tenant-aa": Counter(["o-5"])}
+                "tenant-b": Counter(["o-1", "o-4", *huge]), "tenant-aa": Counter(["o-5"])}
     for ctx in (a, b, lookalike):
-        listed = listed_by(t, list_orders, (ctx,), orders, f"list_orders as {ctx.tenant_id}")
-        with t.case(f"list_orders as {ctx.tenant_id} returns exactly its own orders"):
-            expect_multiset(
-                t, listed, expected[ctx.tenant_id], f"{ctx.tenant_id}'s",
-                hint="one exact-key Query on the tenant's partition, every page of it: "
-                     "'TENANT#tenant-a' is a prefix of 'TENANT#tenant-aa', a tenant_id "
-                     "attribute is not a partition, and a page holds at most 1 MB.")
+        _lists_exactly(t, list_orders, ctx, orders, expected[ctx.tenant_id])
+    # Orders written since (by this process and by another one): a fresh read sees them.
+    with t.case("save order o-8 as tenant-aa after listing"):
+        t.call(save_order, orders.table, lookalike, {"order_id": "o-8", "items": []})
+    orders.put_many([stored("tenant-aa", "o-9"), stored("tenant-a", "o-10")])
+    expected["tenant-aa"].update(["o-8", "o-9"])
+    expected["tenant-a"].update(["o-10"])
+    for ctx in (lookalike, a):
+        _lists_exactly(t, list_orders, ctx, orders, expected[ctx.tenant_id], " again")
+
+
+def _lists_exactly(t: Trial, list_orders, ctx: TenantContext, orders: ScratchTable,
+                   want: Counter[str], again: str = "") -> None:
+    listed = listed_by(t, list_orders, (ctx,), orders, f"list_orders as {ctx.tenant_id}{again}")
+    with t.case(f"list_orders as {ctx.tenant_id}{again} returns exactly its own orders"):
+        expect_multiset(
+            t, listed, want, f"{ctx.tenant_id}'s",
+            hint="one exact-key Query on the tenant's partition, every page of it (however "
+                 "many), read afresh on every call: 'TENANT#tenant-a' is a prefix of "
+                 "'TENANT#tenant-aa', a tenant_id attribute is not a partition, a page holds "
+                 "at most 1 MB, and orders written since the last call must show.")
 
 
 def _judge_what_was_written(t: Trial, items: list[dict], plan: list[tuple], lures: list[tuple]
@@ -137,11 +155,33 @@ def _judge_what_was_written(t: Trial, items: list[dict], plan: list[tuple], lure
                      hint="store the order's own attributes plus tenant_id from the context.")
 
 
+class ResaltedBytes(bytes):
+    """The same bytes with another hash() (bytes hashes are salted per process too)."""
+
+    def __hash__(self) -> int:
+        return hash(b"resalted:" + bytes(self)[::-1])
+
+
 class Resalted(str):
     """The same text with another hash(): what the string would hash to in another process."""
 
     def __hash__(self) -> int:
         return hash("resalted:" + str(self)[::-1])
+
+    def encode(self, *args: Any, **kwargs: Any) -> bytes:
+        return ResaltedBytes(str.encode(self, *args, **kwargs))
+
+
+def order_ids(tenant_id: str, count: int, style: str) -> list[str]:
+    """Order ids of one style: numbered, UUIDs or words (no digits), so no parsing fits all."""
+    if style == "uuid":
+        return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{n}")) for n in range(count)]
+    if style == "words":
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        return ["order-" + "".join(letters[(n * 7919 + k * 31) // 26 ** k % 26]
+                                   for k in range(4)) + "-" + letters[n % 26]
+                for n in range(count)]
+    return [f"{tenant_id}-order-{n:03d}" for n in range(count)]
 
 
 @exercise(
@@ -158,13 +198,13 @@ def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
     lab = current()
     orders = fresh_table(lab, "check-sharded-orders")
     # (tenant, orders, shards, filler): counts and shard counts vary, so no constant fits
-    population = [("tenant-c", 160, 12, ""), ("tenant-a", 44, 2, PAGE_FILLER),
-                  ("tenant-cc", 9, 5, "")]
+    population = [("tenant-c", 160, 12, "", "words"), ("tenant-a", 44, 2, PAGE_FILLER, "uuid"),
+                  ("tenant-cc", 9, 5, "", "numbered")]
     written: dict[str, Counter[str]] = {}
     spread: Counter[str] = Counter()
-    for tenant_id, count, shards, filler in population:
+    for tenant_id, count, shards, filler, style in population:
         with t.case(f"sharded_pk for {count} orders of {tenant_id} over {shards} shards"):
-            ids = [f"{tenant_id}-order-{n:03d}" for n in range(count)]
+            ids = order_ids(tenant_id, count, style)
             written[tenant_id] = Counter(ids)
             keys = _sharded(t, sharded_pk, tenant_id, ids, shards)
             if tenant_id == "tenant-c":
@@ -217,7 +257,8 @@ def _sharded(t: Trial, sharded_pk, tenant_id: str, ids: list[str], shards: int
 def _same_in_another_process(t: Trial, sharded_pk) -> None:
     name = "sharded_pk gives every order the same shard in a fresh Python process"
     with t.case(name):
-        ids = [f"fresh-order-{n:03d}" for n in range(40)]
+        ids = [f"fresh-order-{n:03d}" for n in range(14)] + order_ids("fresh", 13, "uuid") \
+            + order_ids("fresh", 13, "words")
         calls = [["tenant-c", order_id, 12] for order_id in reversed(ids)]
         there = call_elsewhere(sharded_pk, calls, timeout=t.timeout)
         here = [str(t.call(sharded_pk, *call)) for call in calls]
