@@ -471,6 +471,11 @@ def middleware_mutants(s):
         return context({**verify(bearer_token(request)),
                         **(data if isinstance(data, dict) else {})})
 
+    def form_too(request):
+        if "Authorization" not in request.headers and request.form.get("access_token"):
+            return context(verify(request.form["access_token"]))
+        return solution(request)
+
     def cookie_too(request):
         if "Authorization" not in request.headers and request.cookies.get("token"):
             return context(verify(request.cookies["token"]))
@@ -532,6 +537,8 @@ def middleware_mutants(s):
         ("1.4", "merges the JSON body over the claims", (body_merged,),
          "namespaced claims of tenant-b in the JSON body"),
         ("1.4", "falls back to a token cookie", (cookie_too,), "X-Auth-Token and other"),
+        ("1.4", "takes a token from a form body (RFC 6750)", (form_too,),
+         "X-Auth-Token and other"),
         ("1.4", "falls back to an X-Auth-Token header", (auth_token_header_too,),
          "X-Auth-Token and other"),
         ("1.4", "caches by header, checking exp with datetime.now once", (cached_with_own_exp,),
@@ -682,6 +689,9 @@ def partition_mutants(s):
          "records its tenant_id and order_id"),
         ("1.5", "lets the order's sk win", (order_sk_wins, list_orders), "own pk and sk"),
         ("1.5", "reads at most 5 pages", (save, capped), "tenant-b returns exactly"),
+        ("1.5", "returns only the order ids",
+         (save, lambda table, ctx: [{"order_id": i["order_id"]} for i in list_orders(table, ctx)]),
+         "tenant-a returns exactly"),
         ("1.5", "remembers each tenant's list in the process", (save, memoised),
          "tenant-aa again"),
     ]
@@ -775,7 +785,16 @@ def sharding_mutants(s):
         digits = re.findall(r"[0-9]+", order_id) or ["0"]
         return f"TENANT#{tenant_id}#{int(digits[-1]) % shards}"
 
+    remembered: dict = {}
+
+    def remembering_reader(table, tenant_id, shards):
+        if (tenant_id, shards) not in remembered:
+            remembered[(tenant_id, shards)] = query_all(table, tenant_id, shards)
+        return remembered[(tenant_id, shards)]
+
     return [
+        ("1.6", "remembers each reading in the process", (sharded, remembering_reader),
+         "tenant-e over 4 shards again"),
         ("1.6", "picks a random shard, remembered in a dict, with lru_cache",
          (random_remembered, query_all), "fresh Python process"),
         ("1.6", "hash() of the order id's bytes, with lru_cache", (bytes_hash, query_all),

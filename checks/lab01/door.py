@@ -180,7 +180,8 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
           ("X-Auth-Token", "X-Access-Token", "X-Token", "Token", "X-Jwt", "X-Amz-Security-Token",
            "X-Authorization")]
          + [{"headers": {"Cookie": f"{name}={token}"}} for name in
-            ("token", "access_token", "jwt", "auth", "Authorization", "session")],
+            ("token", "access_token", "jwt", "auth", "Authorization", "session")]
+         + [{"data": {"access_token": token, "id_token": token, "token": token}}],
          "one place for the token, the Authorization header: every other place is another "
          "door to guard (a cookie also brings cross-site request forgery)."),
     ]
@@ -200,7 +201,8 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
                         "and body",
                         [{"headers": {**bearer(tenantless), **HEADER_LURE}},
                          {"params": NAMESPACED_LURE, "headers": bearer(tenantless)},
-                         {"json": NAMESPACED_LURE, "headers": bearer(tenantless)}],
+                         {"json": NAMESPACED_LURE, "headers": bearer(tenantless)},
+                         {"data": NAMESPACED_LURE, "headers": bearer(tenantless)}],
                         "a token without a tenant gets no context: nothing in the request may "
                         "fill in what the token lacks."))
     untiered = minted(token, drop=("custom:tenant_tier",))
@@ -214,8 +216,8 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
     for name, requests_, hint in refused:
         with t.case(name):
             for kwargs in requests_ if isinstance(requests_, list) else [requests_]:
-                door.refuses("POST" if "json" in kwargs else "GET", "/orders", hint=hint,
-                             **kwargs)
+                door.refuses("POST" if "json" in kwargs or "data" in kwargs else "GET",
+                             "/orders", hint=hint, **kwargs)
 
 
 def _no_cache_past_expiry(door: Door, t: Trial, lab: Lab) -> None:

@@ -122,6 +122,13 @@ def _lists_exactly(t: Trial, list_orders, ctx: TenantContext, orders: ScratchTab
                  "many), read afresh on every call: 'TENANT#tenant-a' is a prefix of "
                  "'TENANT#tenant-aa', a tenant_id attribute is not a partition, a page holds "
                  "at most 1 MB, and orders written since the last call must show.")
+        items = list(listed) if isinstance(listed, list | tuple) else []
+        partial = [item for item in items if not isinstance(item, dict)
+                   or item.get("tenant_id") != ctx.tenant_id or "pk" not in item]
+        t.expect(not partial, "each order as stored, with all its attributes",
+                 f"items such as {short(partial[:1], 100)}",
+                 hint="return the items the Query gave you, whole: callers need every "
+                      "attribute of an order, not a projection of it.")
 
 
 def _judge_what_was_written(t: Trial, items: list[dict], plan: list[tuple], lures: list[tuple]
@@ -224,15 +231,21 @@ def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
                  for k in range(4) for n in range(3)]
     orders.put_many(elsewhere)
     written["tenant-e"] = Counter(item["order_id"] for item in elsewhere)
-    for tenant_id, shards in [(p[0], p[2]) for p in population] + [("tenant-e", 4)]:
-        reader = f"query_all_shards for {tenant_id} over {shards} shards"
+    readings = [(p[0], p[2], "") for p in population] + [("tenant-e", 4, ""),
+                                                          ("tenant-e", 4, " again")]
+    for tenant_id, shards, again in readings:
+        if again:  # more orders since the last reading: a remembered answer is stale
+            more = [stored("tenant-e", f"e-late-{k}", pk=f"TENANT#tenant-e#{k}") for k in (0, 3)]
+            orders.put_many(more)
+            written["tenant-e"].update(item["order_id"] for item in more)
+        reader = f"query_all_shards for {tenant_id} over {shards} shards{again}"
         found = listed_by(t, query_all_shards, (tenant_id, shards), orders, reader, shards)
-        with t.case(f"query_all_shards reads back every order of {tenant_id}"):
+        with t.case(f"query_all_shards reads back every order of {tenant_id}{again}"):
             expect_multiset(
                 t, found, written[tenant_id], f"{tenant_id}'s",
                 hint="query TENANT#<tenant>#<n> for every n below the shard count you are "
                      "given (not a count remembered by this process), with an exact key, and "
-                     "follow each shard's pages.")
+                     "follow each shard's pages, afresh on every call.")
 
 
 def _sharded(t: Trial, sharded_pk, tenant_id: str, ids: list[str], shards: int
