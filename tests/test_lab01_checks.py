@@ -450,6 +450,12 @@ def middleware_mutants(s):
     def sliced(request):
         return context(verify(request.headers.get("Authorization", "")[7:]))
 
+    def bearer_anywhere(request):
+        header = request.headers.get("Authorization", "")
+        if "bearer" not in header.lower() or " " not in header:
+            raise PermissionError("no bearer token")
+        return context(verify(header.split(" ")[1]))
+
     def jwt_scheme_too(request):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() not in ("bearer", "jwt") or not token:
@@ -530,6 +536,7 @@ def middleware_mutants(s):
         ("1.4", "caches contexts by header value", (cached_by_header,), "three days later"),
         ("1.4", "slices the header at 7 without a scheme check", (sliced,), "Basic0"),
         ("1.4", "accepts the scheme JWT too", (jwt_scheme_too,), "Basic0"),
+        ("1.4", "looks for 'bearer' anywhere in the header", (bearer_anywhere,), "Basic0"),
         ("1.4", "fills a missing tenant from X-Tenant-Id", (header_fills_tenant,),
          "without custom:tenant_id, with tenant-b"),
         ("1.4", "fills missing claims from the query", (query_fills_tenant,),
@@ -665,6 +672,10 @@ def partition_mutants(s):
             memo[(table.name, ctx.tenant_id)] = list_orders(table, ctx)
         return memo[(table.name, ctx.tenant_id)]
 
+    def ids_only(table, ctx, order):
+        table.put_item(Item={"pk": f"TENANT#{ctx.tenant_id}", "sk": f"ORDER#{order['order_id']}",
+                             "tenant_id": ctx.tenant_id, "order_id": order["order_id"]})
+
     def keys_only(table, ctx, order):
         table.put_item(Item={"pk": f"TENANT#{ctx.tenant_id}", "sk": f"ORDER#{order['order_id']}",
                              "tenant_id": ctx.tenant_id, "items": order.get("items", [])})
@@ -688,6 +699,8 @@ def partition_mutants(s):
         ("1.5", "stores the keys but not the order's order_id", (keys_only, list_orders),
          "records its tenant_id and order_id"),
         ("1.5", "lets the order's sk win", (order_sk_wins, list_orders), "own pk and sk"),
+        ("1.5", "stores the ids but not the order's attributes", (ids_only, list_orders),
+         "keeps the order's own attributes"),
         ("1.5", "reads at most 5 pages", (save, capped), "tenant-b returns exactly"),
         ("1.5", "returns only the order ids",
          (save, lambda table, ctx: [{"order_id": i["order_id"]} for i in list_orders(table, ctx)]),
@@ -792,7 +805,18 @@ def sharding_mutants(s):
             remembered[(tenant_id, shards)] = query_all(table, tenant_id, shards)
         return remembered[(tenant_id, shards)]
 
+    def until_empty(table, tenant_id, shards):
+        found = []
+        for shard in range(shards):
+            items = one_shard_pages(table, tenant_id, shard)
+            if not items:
+                break
+            found += items
+        return found
+
     return [
+        ("1.6", "stops at the first empty shard", (sharded, until_empty),
+         "shards reads with Query only"),
         ("1.6", "remembers each reading in the process", (sharded, remembering_reader),
          "tenant-e over 4 shards again"),
         ("1.6", "picks a random shard, remembered in a dict, with lru_cache",

@@ -84,7 +84,8 @@ HEADER_LURE = {"X-Tenant-Id": "tenant-b", "Tenant-Id": "tenant-b", "X-Tenant": "
                "X-Custom-Tenant-Id": "tenant-b", "Tenant_Id": "tenant-b",
                "X-Tenant-Tier": "premium", "X-Tier": "premium", "X-User": "mallory",
                "X-Cognito-Username": "mallory"}
-OTHER_SCHEMES = ("Basic0", "JWT", "Bearer0", "Token", "MAC", "Negotiate", "Bearers")
+OTHER_SCHEMES = ("Basic0", "JWT", "Bearer0", "Token", "MAC", "Negotiate", "Bearers", "NotBearer",
+                 "Bearer:")
 
 
 def bearer(token: str) -> dict[str, str]:
