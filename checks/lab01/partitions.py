@@ -22,8 +22,9 @@ from ..shapes import describe_difference, field_values
 
 PAGE_FILLER = "x" * 50_000  # 21 such orders pass DynamoDB's 1 MB page: one Query is not enough
 HUGE_FILLER = "y" * 380_000  # near DynamoDB's 400 KB item limit: 2 to 3 orders a page
-SCAN_HINT = ("a Scan (or a PartiQL SELECT) reads every tenant's items and filters afterwards; "
-             "in lab 2 the account will deny it. Query the tenant's partition key instead.")
+SCAN_HINT = ("a Scan reads every tenant's items and filters afterwards (so does a PartiQL SELECT "
+             "whose WHERE does not pin the partition key); in lab 2 the tenant's role may Query "
+             "its own keys and nothing else, PartiQL included. Query the tenant's partition key.")
 
 
 def stored(tenant_id: str, order_id: str, pk: str | None = None, **extra: Any) -> dict:
