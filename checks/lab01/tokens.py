@@ -15,7 +15,14 @@ from environment.lab import Lab, current
 
 from ..clock import can_move, clock_ahead
 from ..foreign import foreign_id_token
-from ..forgery import attacker_jwks, forgeries, key_in_header_forgeries, minted, served_jwks
+from ..forgery import (
+    attacker_jwks,
+    forgeries,
+    key_in_header_forgeries,
+    minted,
+    recently_expired,
+    served_jwks,
+)
 from ..framework import Raised, TimedOut, Trial, call_with_timeout, exercise, short
 from .common import ALICE, REFUSALS, preview
 
@@ -140,6 +147,8 @@ def check_verify_token(verify_token, t: Trial) -> None:
                      claims, hint="return the claims the verification gave you.")
     forged, skipped = forgeries(lab.id_token(ALICE), lab.access_token(ALICE), "tenant-b",
                                 lab.settings.embedded)
+    recent = recently_expired(lab.id_token(ALICE)) if lab.settings.embedded else None
+    forged += [recent] if recent is not None else []
     for forgery in forged:
         with t.case(forgery.name):
             t.rejects(verify_token, forgery.token, accept=REFUSALS, hint=forgery.hint,
