@@ -20,7 +20,7 @@ from environment.app.serving import serve
 from environment.lab import Lab, current
 
 from ..clock import can_move, clock_ahead
-from ..forgery import forgeries, minted
+from ..forgery import forgeries, minted, recently_expired
 from ..framework import NotStarted, Trial, exercise, short
 from ..scratch import fresh_table
 from .common import ALICE
@@ -212,6 +212,8 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
                         {"headers": {**bearer(untiered), "X-Tenant-Tier": "premium"}},
                         "a token without a tier gets no context: no header may fill it in."))
     forged, _ = forgeries(token, lab.access_token(ALICE), "tenant-b", lab.settings.embedded)
+    recent = recently_expired(token) if lab.settings.embedded else None
+    forged += [recent] if recent is not None else []
     refused += [(f"Bearer with {f.name}", {"headers": bearer(f.token)}, f.hint)
                 for f in forged if f.token and not f.token.startswith("Bearer")]
     for name, requests_, hint in refused:
