@@ -15,9 +15,13 @@ import gzip
 import hashlib
 import hmac
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
@@ -195,3 +199,70 @@ def forgeries(genuine_id_token: str, genuine_access_token: str, other_tenant: st
               "iat check on."),
     ]
     return found
+
+
+def attacker_jwks(kid: str) -> dict:
+    """The attacker's public key as a JWKS, under the pool's own kid."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker_key().public_key()))
+    return {"keys": [{**jwk, "kid": kid, "alg": "RS256", "use": "sig"}]}
+
+
+@contextmanager
+def served_jwks(jwks: dict) -> Iterator[str]:
+    """An attacker's JWKS at a loopback URL for the block (no network, stopped afterwards)."""
+    body = json.dumps(jwks).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def key_in_header_forgeries(genuine_id_token: str, other_tenant: str, jku: str
+                            ) -> list[Forgery]:
+    """Tokens signed by the attacker that name their own key in the header (jwk, jku, x5u)."""
+    header, claims = segments(genuine_id_token)
+    kid = header.get("kid", "dummy")
+    payload = {**claims, "custom:tenant_id": other_tenant}
+    jwk = attacker_jwks(kid)["keys"][0]
+    return [
+        Forgery("an attacker-signed token that embeds its own key in a 'jwk' header",
+                jwt.encode(payload, attacker_key(), algorithm="RS256",
+                           headers={"kid": kid, "jwk": jwk}),
+                "a key carried by the token proves nothing (CVE-2018-0114): take keys only "
+                "from your pool's JWKS URL."),
+        Forgery("an attacker-signed token whose 'jku' header points to the attacker's JWKS",
+                jwt.encode(payload, attacker_key(), algorithm="RS256",
+                           headers={"kid": kid, "jku": jku, "x5u": jku}),
+                "never fetch keys from a URL the token names (jku, x5u): the JWKS URL is your "
+                "pool's, fixed in your code."),
+    ]
+
+
+def recently_expired(genuine_id_token: str) -> Forgery | None:
+    """A genuine token that expired 50 minutes ago: refused by any leeway of a few minutes."""
+    now = int(time.time())
+    token = minted(genuine_id_token, iat=now - 3000 - 3600, auth_time=now - 3000 - 3600,
+                   exp=now - 3000)
+    if token is None:
+        return None
+    return Forgery("a genuinely signed token that expired 50 minutes ago", token,
+                   "a leeway absorbs clock skew between machines, a few minutes at most; an "
+                   "hour-long leeway keeps stolen tokens alive for an hour.")

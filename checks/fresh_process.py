@@ -46,7 +46,16 @@ def _is_literal(value: Any) -> bool:
         return False
 
 
+def _unwrapped(value: Any) -> Any:
+    """The function under functools wrappers (lru_cache, cache, wraps): what to ship."""
+    try:
+        return inspect.unwrap(value) if callable(value) else value
+    except ValueError:
+        return value
+
+
 def _binding(name: str, value: Any, done: set[int], parts: list[str]) -> None:
+    value = _unwrapped(value)
     if isinstance(value, types.ModuleType):
         parts.append(f"import {value.__name__} as {name}" if "." not in value.__name__ else
                      f"import {value.__name__}\n{name} = {value.__name__}")
@@ -97,6 +106,7 @@ def _function(fn: Callable, done: set[int], parts: list[str]) -> None:
 def shipped(fn: Callable) -> str:
     """Python source that defines ``fn`` (as ``learner_fn``) in a fresh interpreter."""
     parts: list[str] = []
+    fn = _unwrapped(fn)
     _function(fn, set(), parts)
     parts.append(f"learner_fn = {fn.__name__}")
     return "\n".join(parts)

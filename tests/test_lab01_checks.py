@@ -10,9 +10,13 @@ are correct answers written differently: a check that fails one is wrong too.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+import re
 import time
+import uuid
 import zlib
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import jwt
@@ -112,6 +116,8 @@ def sign_in_mutants(s):
          "old password after it changed"),
         ("1.1", "caches until the tokens expire", (cached_until_expiry,),
          "old password after it changed"),
+        ("1.1", "merges the response metadata into the result",
+         (lambda u, p: {**(r := auth(u, p)), **r["AuthenticationResult"]},), "sign in as arthur"),
     ]
 
 
@@ -156,6 +162,43 @@ def verifier(s, token_use="strict", options=None, after=None, **changes):
 def verify_mutants(s):
     lab = s["lab"]
     issuer, client, pool = lab.identity.issuer, lab.identity.client_id, lab.identity.pool_id
+    strict = verifier(s)
+    no_exp = verifier(s, options={"verify_exp": False})
+
+    def embedded_jwk(token):
+        header = jwt.get_unverified_header(token)
+        if "jwk" not in header:
+            return strict(token)
+        key = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(header["jwk"]))
+        return jwt.decode(token, key, algorithms=["RS256"], audience=client, issuer=issuer)
+
+    def from_jku(token):
+        header = jwt.get_unverified_header(token)
+        if "jku" not in header:
+            return strict(token)
+        key = jwt.PyJWKClient(header["jku"]).get_signing_key_from_jwt(token).key
+        return jwt.decode(token, key, algorithms=["RS256"], audience=client, issuer=issuer)
+
+    forever: dict = {}
+
+    def own_exp_cached_forever(token):
+        if token not in forever:
+            claims = no_exp(token)
+            if claims["exp"] <= datetime.now(UTC).timestamp():
+                raise jwt.ExpiredSignatureError("expired")
+            forever[token] = claims
+        return forever[token]
+
+    forever_too: dict = {}
+
+    def own_time_cached_forever(token):
+        if token not in forever_too:
+            claims = no_exp(token)
+            if claims["exp"] <= time.time():
+                raise jwt.ExpiredSignatureError("expired")
+            forever_too[token] = claims
+        return forever_too[token]
+
     no_aud = {"options": {"verify_aud": False, "require": ["exp", "iat", "token_use"]},
               "audience": None}
     return [
@@ -189,6 +232,14 @@ def verify_mutants(s):
          "not valid before tomorrow"),
         ("1.2", "caches results by token string", (lru_cache(verifier(s)),),
          "three days later"),
+        ("1.2", "a leeway of 12 hours", (verifier(s, leeway=12 * 3600),), "50 minutes ago"),
+        ("1.2", "a leeway of one hour", (verifier(s, leeway=3600),), "50 minutes ago"),
+        ("1.2", "trusts a key embedded in the 'jwk' header", (embedded_jwk,), "'jwk' header"),
+        ("1.2", "fetches keys from the token's 'jku' header", (from_jku,), "'jku' header"),
+        ("1.2", "checks exp with datetime.now itself and caches forever",
+         (own_exp_cached_forever,), "three days later"),
+        ("1.2", "checks exp with time.time itself and caches forever",
+         (own_time_cached_forever,), "three days later"),
         ("1.2", "raises a non-JWT error for every other token",
          (lambda token: (_ for _ in ()).throw(ValueError("bad token"))
           if token != s["tokens"]["IdToken"] else {},), "a genuine ID token"),
@@ -215,8 +266,28 @@ def verify_benign(s):
             claims = verified[token] = s["verify_token"](token)
         return claims
 
+    by_datetime: dict = {}
+
+    def cache_until_exp_datetime(token):
+        hit = by_datetime.get(token)
+        if hit and hit["exp"] > datetime.now(UTC).timestamp():
+            return hit
+        by_datetime[token] = s["verify_token"](token)
+        return by_datetime[token]
+
+    by_monotonic: dict = {}
+
+    def cache_until_exp_monotonic(token):
+        hit = by_monotonic.get(token)
+        if hit and time.monotonic() < hit[0]:
+            return hit[1]
+        claims = s["verify_token"](token)
+        by_monotonic[token] = (time.monotonic() + (claims["exp"] - time.time()), claims)
+        return claims
+
     return [("1.2", verifier(s, leeway=300)), ("1.2", verifier(s, token_use="value-error")),
-            ("1.2", own_client), ("1.2", cache_until_exp)]
+            ("1.2", own_client), ("1.2", cache_until_exp),
+            ("1.2", cache_until_exp_datetime), ("1.2", cache_until_exp_monotonic)]
 
 
 # --- 1.3 tenant context --------------------------------------------------------------------------
@@ -266,6 +337,15 @@ def context_mutants(s):
          "verified claims of bella"),
         ("1.3", "takes the user from sub", (build(strict_tenant, tier, user="sub"),),
          "verified claims of arthur"),
+        ("1.3", "prefers a plain tenant_id over custom:tenant_id",
+         (build(lambda c: c.get("tenant_id") or strict_tenant(c),
+                lambda c: c.get("tenant_tier") or tier(c)),), "both custom:tenant_id"),
+        ("1.3", "takes the user from email", (build(strict_tenant, tier, user="email"),),
+         "email differs"),
+        ("1.3", "defaults the user to anonymous",
+         (lambda c: TenantContext(strict_tenant(c), tier(c),
+                                  c.get("cognito:username", "anonymous")),),
+         "without cognito:username"),
     ]
 
 
@@ -361,6 +441,69 @@ def middleware_mutants(s):
         header = request.headers.get("Authorization", "")
         return context(verify(header.removeprefix("Bearer ")))
 
+    def bearer_token(request):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise PermissionError("no bearer token")
+        return token.strip()
+
+    def sliced(request):
+        return context(verify(request.headers.get("Authorization", "")[7:]))
+
+    def bearer_anywhere(request):
+        header = request.headers.get("Authorization", "")
+        if "bearer" not in header.lower() or " " not in header:
+            raise PermissionError("no bearer token")
+        return context(verify(header.split(" ")[1]))
+
+    def jwt_scheme_too(request):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() not in ("bearer", "jwt") or not token:
+            raise PermissionError("no token")
+        return context(verify(token.strip()))
+
+    def header_fills_tenant(request):
+        claims = verify(bearer_token(request))
+        if not claims.get("custom:tenant_id") and request.headers.get("X-Tenant-Id"):
+            claims = {**claims, "custom:tenant_id": request.headers["X-Tenant-Id"]}
+        return context(claims)
+
+    def query_fills_tenant(request):
+        claims = verify(bearer_token(request))
+        return context({**{k: v for k, v in request.args.items()}, **claims})
+
+    def body_merged(request):
+        data = request.get_json(silent=True)
+        return context({**verify(bearer_token(request)),
+                        **(data if isinstance(data, dict) else {})})
+
+    def form_too(request):
+        if "Authorization" not in request.headers and request.form.get("access_token"):
+            return context(verify(request.form["access_token"]))
+        return solution(request)
+
+    def cookie_too(request):
+        if "Authorization" not in request.headers and request.cookies.get("token"):
+            return context(verify(request.cookies["token"]))
+        return solution(request)
+
+    def auth_token_header_too(request):
+        if "Authorization" not in request.headers and request.headers.get("X-Auth-Token"):
+            return context(verify(request.headers["X-Auth-Token"]))
+        return solution(request)
+
+    by_header: dict = {}
+
+    def cached_with_own_exp(request):
+        header = request.headers.get("Authorization", "")
+        if header not in by_header:
+            ctx = solution(request)
+            exp = jwt.decode(bearer_token(request), options={"verify_signature": False})["exp"]
+            if exp <= datetime.now(UTC).timestamp():
+                raise PermissionError("expired")
+            by_header[header] = ctx
+        return by_header[header]
+
     return [
         ("1.4", "trusts the body",
          (with_override(lambda r, c: (body(r).get("tenant_id", c.tenant_id), c.tier, c.user)),),
@@ -391,6 +534,22 @@ def middleware_mutants(s):
          "without custom:tenant_tier"),
         ("1.4", "does not verify the token", (unverified,), "custom:tenant_id was edited"),
         ("1.4", "caches contexts by header value", (cached_by_header,), "three days later"),
+        ("1.4", "slices the header at 7 without a scheme check", (sliced,), "Basic0"),
+        ("1.4", "accepts the scheme JWT too", (jwt_scheme_too,), "Basic0"),
+        ("1.4", "looks for 'bearer' anywhere in the header", (bearer_anywhere,), "Basic0"),
+        ("1.4", "fills a missing tenant from X-Tenant-Id", (header_fills_tenant,),
+         "without custom:tenant_id, with tenant-b"),
+        ("1.4", "fills missing claims from the query", (query_fills_tenant,),
+         "without tenant claims"),
+        ("1.4", "merges the JSON body over the claims", (body_merged,),
+         "namespaced claims of tenant-b in the JSON body"),
+        ("1.4", "falls back to a token cookie", (cookie_too,), "X-Auth-Token and other"),
+        ("1.4", "takes a token from a form body (RFC 6750)", (form_too,),
+         "X-Auth-Token and other"),
+        ("1.4", "falls back to an X-Auth-Token header", (auth_token_header_too,),
+         "X-Auth-Token and other"),
+        ("1.4", "caches by header, checking exp with datetime.now once", (cached_with_own_exp,),
+         "three days later"),
     ]
 
 
@@ -415,7 +574,21 @@ def middleware_benign(s):
             contexts[header] = (ctx, expires)
         return ctx
 
-    return [("1.4", werkzeug_parsed), ("1.4", cache_until_exp)]
+    by_datetime: dict = {}
+
+    def cache_until_exp_datetime(request):
+        header = request.headers.get("Authorization", "")
+        hit = by_datetime.get(header)
+        if hit and hit[0] > datetime.now(UTC).timestamp():
+            return hit[1]
+        ctx = s["tenant_from_request"](request)
+        token = header.partition(" ")[2]
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        by_datetime[header] = (exp, ctx)
+        return ctx
+
+    return [("1.4", werkzeug_parsed), ("1.4", cache_until_exp),
+            ("1.4", cache_until_exp_datetime)]
 
 
 # --- 1.5 partitioning ----------------------------------------------------------------------------
@@ -477,6 +650,32 @@ def partition_mutants(s):
     def bare_list(table, ctx):
         return pages(table.query, KeyConditionExpression=Key("pk").eq(ctx.tenant_id))
 
+    def order_sk_wins(table, ctx, order):
+        table.put_item(Item={"sk": f"ORDER#{order['order_id']}", **order,
+                             "pk": f"TENANT#{ctx.tenant_id}", "tenant_id": ctx.tenant_id})
+
+    def capped(table, ctx, most=5):
+        query = {"KeyConditionExpression": Key("pk").eq(f"TENANT#{ctx.tenant_id}")}
+        items = []
+        for _ in range(most):
+            page = table.query(**query)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items
+
+    memo: dict = {}
+
+    def memoised(table, ctx):
+        if (table.name, ctx.tenant_id) not in memo:
+            memo[(table.name, ctx.tenant_id)] = list_orders(table, ctx)
+        return memo[(table.name, ctx.tenant_id)]
+
+    def ids_only(table, ctx, order):
+        table.put_item(Item={"pk": f"TENANT#{ctx.tenant_id}", "sk": f"ORDER#{order['order_id']}",
+                             "tenant_id": ctx.tenant_id, "order_id": order["order_id"]})
+
     def keys_only(table, ctx, order):
         table.put_item(Item={"pk": f"TENANT#{ctx.tenant_id}", "sk": f"ORDER#{order['order_id']}",
                              "tenant_id": ctx.tenant_id, "items": order.get("items", [])})
@@ -499,6 +698,15 @@ def partition_mutants(s):
         ("1.5", "keys without TENANT#/ORDER#", (bare_keys, bare_list), "keys follow"),
         ("1.5", "stores the keys but not the order's order_id", (keys_only, list_orders),
          "records its tenant_id and order_id"),
+        ("1.5", "lets the order's sk win", (order_sk_wins, list_orders), "own pk and sk"),
+        ("1.5", "stores the ids but not the order's attributes", (ids_only, list_orders),
+         "keeps the order's own attributes"),
+        ("1.5", "reads at most 5 pages", (save, capped), "tenant-b returns exactly"),
+        ("1.5", "returns only the order ids",
+         (save, lambda table, ctx: [{"order_id": i["order_id"]} for i in list_orders(table, ctx)]),
+         "tenant-a returns exactly"),
+        ("1.5", "remembers each tenant's list in the process", (save, memoised),
+         "tenant-aa again"),
     ]
 
 
@@ -570,7 +778,55 @@ def sharding_mutants(s):
         return [{k: TypeSerializer().serialize(v) for k, v in item.items()}
                 for item in query_all(table, tenant_id, shards)]
 
+    assigned: dict = {}
+
+    @lru_cache(maxsize=4096)
+    def random_remembered(tenant_id, order_id, shards):
+        key = (tenant_id, str(order_id), shards)
+        if key not in assigned:
+            assigned[key] = random.randrange(shards)
+        return f"TENANT#{tenant_id}#{assigned[key]}"
+
+    @lru_cache(maxsize=4096)
+    def bytes_hash(tenant_id, order_id, shards):
+        return f"TENANT#{tenant_id}#{hash(order_id.encode()) % shards}"
+
+    def numeric_part(tenant_id, order_id, shards):
+        return f"TENANT#{tenant_id}#{int(re.sub(r'[^0-9]', '', order_id)) % shards}"
+
+    def last_number(tenant_id, order_id, shards):
+        digits = re.findall(r"[0-9]+", order_id) or ["0"]
+        return f"TENANT#{tenant_id}#{int(digits[-1]) % shards}"
+
+    remembered: dict = {}
+
+    def remembering_reader(table, tenant_id, shards):
+        if (tenant_id, shards) not in remembered:
+            remembered[(tenant_id, shards)] = query_all(table, tenant_id, shards)
+        return remembered[(tenant_id, shards)]
+
+    def until_empty(table, tenant_id, shards):
+        found = []
+        for shard in range(shards):
+            items = one_shard_pages(table, tenant_id, shard)
+            if not items:
+                break
+            found += items
+        return found
+
     return [
+        ("1.6", "stops at the first empty shard", (sharded, until_empty),
+         "shards reads with Query only"),
+        ("1.6", "remembers each reading in the process", (sharded, remembering_reader),
+         "tenant-e over 4 shards again"),
+        ("1.6", "picks a random shard, remembered in a dict, with lru_cache",
+         (random_remembered, query_all), "fresh Python process"),
+        ("1.6", "hash() of the order id's bytes, with lru_cache", (bytes_hash, query_all),
+         "fresh Python process"),
+        ("1.6", "numeric part of the order id mod shards", (numeric_part, query_all),
+         "sharded_pk for 160"),
+        ("1.6", "last number in the order id mod shards", (last_number, query_all),
+         "spread over all"),
         ("1.6", "picks a random shard",
          (lambda t, o, n: f"TENANT#{t}#{random.randrange(n)}", query_all), "sharded_pk for 160"),
         ("1.6", "puts everything in shard 0", (lambda t, o, n: f"TENANT#{t}#0", query_all),
@@ -622,7 +878,11 @@ def sharding_benign(s):
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found
 
-    return [("1.6", crc_shard, sequential), ("1.6", s["sharded_pk"], sequential)]
+    def uuid_shard(tenant_id, order_id, shards):
+        return f"TENANT#{tenant_id}#{uuid.uuid5(uuid.NAMESPACE_OID, order_id).int % shards}"
+
+    return [("1.6", crc_shard, sequential), ("1.6", s["sharded_pk"], sequential),
+            ("1.6", lru_cache(crc_shard), sequential), ("1.6", uuid_shard, sequential)]
 
 
 # --- the tests -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ multiset, so duplicates, foreign rows and missing pages all show.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -19,8 +20,10 @@ from ..scratch import PARTITION_READS, ScratchTable, fresh_table, raw_items
 from ..shapes import describe_difference, field_values
 
 PAGE_FILLER = "x" * 50_000  # 21 such orders pass DynamoDB's 1 MB page: one Query is not enough
-SCAN_HINT = ("a Scan (or a PartiQL SELECT) reads every tenant's items and filters afterwards; "
-             "in lab 2 the account will deny it. Query the tenant's partition key instead.")
+HUGE_FILLER = "y" * 380_000  # near DynamoDB's 400 KB item limit: 2 to 3 orders a page
+SCAN_HINT = ("a Scan reads every tenant's items and filters afterwards (so does a PartiQL SELECT "
+             "whose WHERE does not pin the partition key); in lab 2 the tenant's role may Query "
+             "its own keys and nothing else, PartiQL included. Query the tenant's partition key.")
 
 
 def stored(tenant_id: str, order_id: str, pk: str | None = None, **extra: Any) -> dict:
@@ -83,26 +86,50 @@ def check_partitioning(save_order, list_orders, t: Trial) -> None:
     plan = [(a, "o-1"), (b, "o-1"), (a, "o-2"), (lookalike, "o-5"), (b, "o-4"), (a, "o-3")]
     for ctx, order_id in plan:
         with t.case(f"save order {order_id} as {ctx.tenant_id}"):
-            t.call(save_order, orders.table, ctx, {"order_id": order_id, "items": []})
+            t.call(save_order, orders.table, ctx,
+                   {"order_id": order_id, "items": [], "note": f"note of {order_id}"})
     with t.case("an order whose body claims tenant_id 'tenant-b', saved as tenant-a"):
         t.call(save_order, orders.table, a, {"order_id": "o-6", "tenant_id": "tenant-b"})
     with t.case("an order that carries pk/sk of tenant-b, saved as tenant-a"):
         t.call(save_order, orders.table, a, {"order_id": "o-7", "pk": "TENANT#tenant-b",
-                                              "sk": "ORDER#o-7", "items": []})
+                                              "sk": "ORDER#o-1", "items": []})
     _judge_what_was_written(t, raw_items(lab, orders.name), plan, [(a, "o-6"), (a, "o-7")])
     big = [f"o-big-{n:02d}" for n in range(22)]  # 1.1 MB: two pages
+    huge = [f"o-huge-{n:02d}" for n in range(20)]  # 7.6 MB: eight pages
     orders.put_many([stored("tenant-a", o, note=PAGE_FILLER) for o in big]
+                    + [stored("tenant-b", o, note=HUGE_FILLER) for o in huge]
                     + [stored("tenant-a", "o-archived", pk="ARCHIVE#tenant-a")])
     expected = {"tenant-a": Counter(["o-1", "o-2", "o-3", "o-6", "o-7", *big]),
-                "tenant-b": Counter(["o-1", "o-4"]), "tenant-aa": Counter(["o-5"])}
+                "tenant-b": Counter(["o-1", "o-4", *huge]), "tenant-aa": Counter(["o-5"])}
     for ctx in (a, b, lookalike):
-        listed = listed_by(t, list_orders, (ctx,), orders, f"list_orders as {ctx.tenant_id}")
-        with t.case(f"list_orders as {ctx.tenant_id} returns exactly its own orders"):
-            expect_multiset(
-                t, listed, expected[ctx.tenant_id], f"{ctx.tenant_id}'s",
-                hint="one exact-key Query on the tenant's partition, every page of it: "
-                     "'TENANT#tenant-a' is a prefix of 'TENANT#tenant-aa', a tenant_id "
-                     "attribute is not a partition, and a page holds at most 1 MB.")
+        _lists_exactly(t, list_orders, ctx, orders, expected[ctx.tenant_id])
+    # Orders written since (by this process and by another one): a fresh read sees them.
+    with t.case("save order o-8 as tenant-aa after listing"):
+        t.call(save_order, orders.table, lookalike, {"order_id": "o-8", "items": []})
+    orders.put_many([stored("tenant-aa", "o-9"), stored("tenant-a", "o-10")])
+    expected["tenant-aa"].update(["o-8", "o-9"])
+    expected["tenant-a"].update(["o-10"])
+    for ctx in (lookalike, a):
+        _lists_exactly(t, list_orders, ctx, orders, expected[ctx.tenant_id], " again")
+
+
+def _lists_exactly(t: Trial, list_orders, ctx: TenantContext, orders: ScratchTable,
+                   want: Counter[str], again: str = "") -> None:
+    listed = listed_by(t, list_orders, (ctx,), orders, f"list_orders as {ctx.tenant_id}{again}")
+    with t.case(f"list_orders as {ctx.tenant_id}{again} returns exactly its own orders"):
+        expect_multiset(
+            t, listed, want, f"{ctx.tenant_id}'s",
+            hint="one exact-key Query on the tenant's partition, every page of it (however "
+                 "many), read afresh on every call: 'TENANT#tenant-a' is a prefix of "
+                 "'TENANT#tenant-aa', a tenant_id attribute is not a partition, a page holds "
+                 "at most 1 MB, and orders written since the last call must show.")
+        items = list(listed) if isinstance(listed, list | tuple) else []
+        partial = [item for item in items if not isinstance(item, dict)
+                   or item.get("tenant_id") != ctx.tenant_id or "pk" not in item]
+        t.expect(not partial, "each order as stored, with all its attributes",
+                 f"items such as {short(partial[:1], 100)}",
+                 hint="return the items the Query gave you, whole: callers need every "
+                      "attribute of an order, not a projection of it.")
 
 
 def _judge_what_was_written(t: Trial, items: list[dict], plan: list[tuple], lures: list[tuple]
@@ -134,6 +161,21 @@ def _judge_what_was_written(t: Trial, items: list[dict], plan: list[tuple], lure
             t.expect(item.get("tenant_id") == tenant and item.get("order_id") == order,
                      f"tenant_id {tenant!r} and order_id {order!r} in the item", short(item),
                      hint="store the order's own attributes plus tenant_id from the context.")
+    with t.case("every stored order keeps the order's own attributes"):
+        for ctx, order_id in plan:
+            item = next((i for i in items if i.get("pk") == f"TENANT#{ctx.tenant_id}"
+                         and i.get("sk") == f"ORDER#{order_id}"), {})
+            t.expect(item.get("note") == f"note of {order_id}" and item.get("items") == [],
+                     f"the order's items and note kept in {order_id} of {ctx.tenant_id}",
+                     short(item), hint="store every attribute of the order (the context only "
+                                       "adds tenant_id and the keys, and wins over them).")
+
+
+class ResaltedBytes(bytes):
+    """The same bytes with another hash() (bytes hashes are salted per process too)."""
+
+    def __hash__(self) -> int:
+        return hash(b"resalted:" + bytes(self)[::-1])
 
 
 class Resalted(str):
@@ -141,6 +183,21 @@ class Resalted(str):
 
     def __hash__(self) -> int:
         return hash("resalted:" + str(self)[::-1])
+
+    def encode(self, *args: Any, **kwargs: Any) -> bytes:
+        return ResaltedBytes(str.encode(self, *args, **kwargs))
+
+
+def order_ids(tenant_id: str, count: int, style: str) -> list[str]:
+    """Order ids of one style: numbered, UUIDs or words (no digits), so no parsing fits all."""
+    if style == "uuid":
+        return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{n}")) for n in range(count)]
+    if style == "words":
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        return ["order-" + "".join(letters[(n * 7919 + k * 31) // 26 ** k % 26]
+                                   for k in range(4)) + "-" + letters[n % 26]
+                for n in range(count)]
+    return [f"{tenant_id}-order-{n:03d}" for n in range(count)]
 
 
 @exercise(
@@ -157,13 +214,13 @@ def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
     lab = t.lab
     orders = fresh_table(lab, "check-sharded-orders")
     # (tenant, orders, shards, filler): counts and shard counts vary, so no constant fits
-    population = [("tenant-c", 160, 12, ""), ("tenant-a", 44, 2, PAGE_FILLER),
-                  ("tenant-cc", 9, 5, "")]
+    population = [("tenant-c", 160, 12, "", "words"), ("tenant-a", 44, 2, PAGE_FILLER, "uuid"),
+                  ("tenant-cc", 9, 5, "", "numbered")]
     written: dict[str, Counter[str]] = {}
     spread: Counter[str] = Counter()
-    for tenant_id, count, shards, filler in population:
+    for tenant_id, count, shards, filler, style in population:
         with t.case(f"sharded_pk for {count} orders of {tenant_id} over {shards} shards"):
-            ids = [f"{tenant_id}-order-{n:03d}" for n in range(count)]
+            ids = order_ids(tenant_id, count, style)
             written[tenant_id] = Counter(ids)
             keys = _sharded(t, sharded_pk, tenant_id, ids, shards)
             if tenant_id == "tenant-c":
@@ -180,18 +237,24 @@ def check_sharding(sharded_pk, query_all_shards, t: Trial) -> None:
                  hint="a good hash spreads evenly; a cryptographic hash of the order id does.")
     # Written by "another process": sharded_pk never saw these, the reader must still find them.
     elsewhere = [stored("tenant-e", f"e-{k}-{n}", pk=f"TENANT#tenant-e#{k}")
-                 for k in range(4) for n in range(3)]
+                 for k in (0, 1, 3) for n in range(3)]  # shard 2 empty: read past it
     orders.put_many(elsewhere)
     written["tenant-e"] = Counter(item["order_id"] for item in elsewhere)
-    for tenant_id, shards in [(p[0], p[2]) for p in population] + [("tenant-e", 4)]:
-        reader = f"query_all_shards for {tenant_id} over {shards} shards"
+    readings = [(p[0], p[2], "") for p in population] + [("tenant-e", 4, ""),
+                                                          ("tenant-e", 4, " again")]
+    for tenant_id, shards, again in readings:
+        if again:  # more orders since the last reading: a remembered answer is stale
+            more = [stored("tenant-e", f"e-late-{k}", pk=f"TENANT#tenant-e#{k}") for k in (0, 3)]
+            orders.put_many(more)
+            written["tenant-e"].update(item["order_id"] for item in more)
+        reader = f"query_all_shards for {tenant_id} over {shards} shards{again}"
         found = listed_by(t, query_all_shards, (tenant_id, shards), orders, reader, shards)
-        with t.case(f"query_all_shards reads back every order of {tenant_id}"):
+        with t.case(f"query_all_shards reads back every order of {tenant_id}{again}"):
             expect_multiset(
                 t, found, written[tenant_id], f"{tenant_id}'s",
                 hint="query TENANT#<tenant>#<n> for every n below the shard count you are "
                      "given (not a count remembered by this process), with an exact key, and "
-                     "follow each shard's pages.")
+                     "follow each shard's pages, afresh on every call.")
 
 
 def _sharded(t: Trial, sharded_pk, tenant_id: str, ids: list[str], shards: int
@@ -216,7 +279,8 @@ def _sharded(t: Trial, sharded_pk, tenant_id: str, ids: list[str], shards: int
 def _same_in_another_process(t: Trial, sharded_pk) -> None:
     name = "sharded_pk gives every order the same shard in a fresh Python process"
     with t.case(name):
-        ids = [f"fresh-order-{n:03d}" for n in range(40)]
+        ids = [f"fresh-order-{n:03d}" for n in range(14)] + order_ids("fresh", 13, "uuid") \
+            + order_ids("fresh", 13, "words")
         calls = [["tenant-c", order_id, 12] for order_id in reversed(ids)]
         there = call_elsewhere(sharded_pk, calls, timeout=t.timeout)
         here = [str(t.call(sharded_pk, *call)) for call in calls]

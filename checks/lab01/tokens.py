@@ -15,11 +15,20 @@ from environment.lab import Lab
 
 from ..clock import can_move, clock_ahead
 from ..foreign import foreign_id_token
-from ..forgery import forgeries, minted
+from ..forgery import (
+    attacker_jwks,
+    forgeries,
+    key_in_header_forgeries,
+    minted,
+    recently_expired,
+    served_jwks,
+)
 from ..framework import Raised, TimedOut, Trial, call_with_timeout, exercise, short
 from .common import ALICE, REFUSALS, preview
 
 AUTHENTICATION_RESULT = ("IdToken", "AccessToken", "RefreshToken", "ExpiresIn", "TokenType")
+# What else Cognito's AuthenticationResult may carry (a remembered device): nothing beyond these.
+AUTHENTICATION_EXTRAS = ("NewDeviceMetadata",)
 # A user of the lab's pool that only checks sign in as: the check changes its password.
 ROTATED = Tenant(TENANTS[1].id, "checks' own user", TENANTS[1].tier,
                  ("check-signin@tenant-b.example.com",))
@@ -36,6 +45,12 @@ def _expect_tokens_of(t: Trial, lab: Lab, result: Any, user: str, tenant_id: str
              f"a dict with keys {sorted(result)}",
              hint="return the whole AuthenticationResult: callers need the access and refresh "
                   "tokens and the lifetime too, not only the ID token.",
+             code_hint="return response['AuthenticationResult'] from initiate_auth.")
+    extra = [k for k in result if k not in AUTHENTICATION_RESULT + AUTHENTICATION_EXTRAS]
+    t.expect(not extra, "Cognito's AuthenticationResult and nothing else",
+             f"also the keys {short(extra, 80)}",
+             hint="return the AuthenticationResult part of the answer only: the rest of the "
+                  "response (ResponseMetadata, ChallengeParameters) is not the sign-in result.",
              code_hint="return response['AuthenticationResult'] from initiate_auth.")
     try:
         claims = verify_id_token(lab.identity, result["IdToken"])
@@ -130,14 +145,24 @@ def check_verify_token(verify_token, t: Trial) -> None:
             t.expect(isinstance(claims, dict) and claims.get("custom:tenant_id") == tenant.id,
                      f"the token's claims: a dict with custom:tenant_id = {tenant.id!r}",
                      claims, hint="return the claims the verification gave you.")
-    for forgery in forgeries(lab.id_token(ALICE), lab.access_token(ALICE), "tenant-b",
-                             lab.settings.embedded):
+    forged = forgeries(lab.id_token(ALICE), lab.access_token(ALICE), "tenant-b",
+                       lab.settings.embedded)
+    recent = recently_expired(lab.id_token(ALICE)) if lab.settings.embedded else None
+    forged += [recent] if recent is not None else []
+    for forgery in forged:
         if forgery.token is None:
             t.skip(forgery.name, "it needs the embedded emulator's signing key")
             continue
         with t.case(forgery.name):
             t.rejects(verify_token, forgery.token, accept=REFUSALS, hint=forgery.hint,
                       sent=preview(forgery.token))
+    genuine = lab.id_token(ALICE)
+    with served_jwks(attacker_jwks(jwt.get_unverified_header(genuine).get("kid", "dummy"))
+                     ) as jku:
+        for forgery in key_in_header_forgeries(genuine, "tenant-b", jku):
+            with t.case(forgery.name):
+                t.rejects(verify_token, forgery.token, accept=REFUSALS, hint=forgery.hint,
+                          sent=preview(forgery.token))
     if lab.settings.embedded:
         with t.case("a genuine ID token of another user pool that claims tenant-a"):
             token = foreign_id_token(lab)
@@ -159,7 +184,7 @@ def _check_no_cache_past_expiry(verify_token, t: Trial, lab: Lab) -> None:
     name = "a token seen while valid, presented again three days later (after its exp)"
     with t.case(name):
         t.call(verify_token, seen, hint="a genuine, unexpired token must pass.")
-        with clock_ahead():
+        with clock_ahead(fns=(verify_token,)):
             if not _refuses(verify_token, never, t.timeout):
                 t.skip(name, "your verifier does not read PyJWT's clock")
                 return
@@ -214,9 +239,27 @@ def check_tenant_context(tenant_context, t: Trial) -> None:
         "claims with a plain tenant_tier 'premium' instead of custom:tenant_tier":
             {**without, "custom:tenant_id": "tenant-a", "tenant_tier": "premium"},
     }
+    want = TenantContext(TENANTS[0].id, TENANTS[0].tier, ALICE)
+    lured = {
+        "claims with both custom:tenant_id 'tenant-a' and a plain tenant_id 'tenant-b'":
+            ({**claims, "tenant_id": "tenant-b", "tenant_tier": "premium", "tier": "premium"},
+             "the namespaced custom: claims are the only source, even when plain look-alikes "
+             "are present too: never prefer (or fall back to) tenant_id or tenant_tier."),
+        "claims whose email differs from cognito:username":
+            ({**claims, "email": "mallory@tenant-b.example.com", "username": "mallory",
+              "preferred_username": "mallory", "name": "mallory"},
+             "users can change their own email; the user is cognito:username, which they "
+             "cannot."),
+    }
+    for name, (lure, hint) in lured.items():
+        with t.case(name):
+            ctx = t.call(tenant_context, dict(lure), hint=hint)
+            t.expect(ctx == want, repr(want), ctx, hint=hint)
+    hostile["claims without cognito:username"] = {k: v for k, v in claims.items()
+                                                  if k != "cognito:username"}
     for name, bad in hostile.items():
         with t.case(name):
             t.rejects(tenant_context, bad, accept=(Exception,), sent=short(bad, 100),
-                      hint="no tenant (or no tier) in the namespaced custom: claims means no "
-                           "context: raise, instead of a default or a claim anyone could set "
+                      hint="no tenant (or no tier, or no user) in the namespaced claims means "
+                           "no context: raise, instead of a default or a claim anyone could set "
                            "in another token.")
