@@ -266,3 +266,13 @@ def recently_expired(genuine_id_token: str) -> Forgery | None:
     return Forgery("a genuinely signed token that expired 50 minutes ago", token,
                    "a leeway absorbs clock skew between machines, a few minutes at most; an "
                    "hour-long leeway keeps stolen tokens alive for an hour.")
+
+
+def cache_probe_tokens(genuine_id_token: str, label: str) -> tuple[str, str] | None:
+    """Two otherwise genuine tokens valid for the next hour, for the cache-past-expiry cases:
+    one the check shows the learner's code while it is valid, one it never saw (refused once
+    the clock moves, which proves the moved clock reaches that code). None without the key."""
+    now = int(time.time())
+    seen, never = (minted(genuine_id_token, iat=now, auth_time=now, exp=now + 3600,
+                          jti=f"check-{label}-{which}") for which in ("seen", "never-seen"))
+    return None if seen is None or never is None else (seen, never)

@@ -8,7 +8,6 @@ whole context (tenant, tier and user), not only what a response happens to show.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
@@ -21,7 +20,7 @@ from environment.lab import Lab
 
 from ..answers import Reply
 from ..clock import can_move, clock_ahead
-from ..forgery import forgeries, minted, recently_expired
+from ..forgery import cache_probe_tokens, forgeries, minted, recently_expired
 from ..framework import NotStarted, Trial, exercise, short
 from ..scratch import fresh_table
 from .common import ALICE
@@ -210,14 +209,11 @@ def _refusals(door: Door, t: Trial, lab: Lab) -> None:
 
 
 def _no_cache_past_expiry(door: Door, t: Trial, lab: Lab) -> None:
-    now = int(time.time())
-    seen = minted(lab.id_token(ALICE), iat=now, auth_time=now, exp=now + 3600,
-                  jti="check-door-seen")
-    never = minted(lab.id_token(ALICE), iat=now, auth_time=now, exp=now + 3600,
-                   jti="check-door-never-seen")
-    if seen is None or never is None or not can_move():
+    tokens = cache_probe_tokens(lab.id_token(ALICE), "door")
+    if tokens is None or not can_move():
         t.skip("a context cached past expiry", "it needs the emulator's key and PyJWT's clock")
         return
+    seen, never = tokens
     name = "the same Authorization header three days later (after the token's exp)"
     with t.case(name):
         door.serves(TenantContext(TENANTS[0].id, TENANTS[0].tier, ALICE), "GET", "/orders",
