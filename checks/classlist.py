@@ -1,7 +1,8 @@
 """A class's grades as an instructor wants them: a CSV row per submission, a count per exercise.
 
-The CSV opens in any spreadsheet: one row per notebook, a column per exercise (passed, failed,
-not run), the score, and the problem that stopped a notebook, if any.
+The CSV opens in any spreadsheet: one row per notebook, a column per exercise (passed, not run,
+or failed with how many of its cases passed), the score, and the problem that stopped a
+notebook, if any.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import csv
 from pathlib import Path
 
 from .framework import REGISTRY
-from .grade import NotebookResult
+from .grade import ExerciseResult, NotebookResult
 
 
 def exercise_ids(results: list[NotebookResult]) -> list[str]:
@@ -26,10 +27,19 @@ def write_csv(results: list[NotebookResult], path: Path) -> None:
         writer = csv.writer(out)
         writer.writerow(["notebook", "lab", "passed", "total", *columns, "problem"])
         for result in results:
-            status = {e.exercise: e.status for e in result.exercises}
+            status = {e.exercise: _cell(e) for e in result.exercises}
             writer.writerow([str(result.path), result.lab if result.lab is not None else "",
                              result.passed, len(result.exercises),
                              *(status.get(c, "") for c in columns), result.problem])
+
+
+def _cell(exercise: ExerciseResult) -> str:
+    """An exercise's status, with how many of its cases passed when it did not pass them all."""
+    cases = exercise.results
+    if exercise.status != "failed" or not cases:
+        return exercise.status
+    passed = sum(case["result"] == "passed" for case in cases)
+    return f"failed ({passed} of {len(cases)} cases passed)"
 
 
 def summary(results: list[NotebookResult]) -> list[tuple[str, str, int, int]]:

@@ -132,3 +132,17 @@ def test_a_tampered_submission_is_graded_on_what_its_functions_do(tmp_path):
     graded = json.loads(result.stdout)["notebooks"][0]
     status = {e["exercise"]: e["status"] for e in graded["exercises"]}
     assert status == {e: "passed" if e == "1.1" else "failed" for e in exercise_ids(1)}, graded
+
+
+def test_the_class_csv_says_how_many_cases_a_failed_exercise_passed(tmp_path):
+    from checks.classlist import write_csv
+    from checks.grade import ExerciseResult, NotebookResult
+
+    cases = [{"name": n, "result": r, "detail": ""} for n, r in
+             (("a", "passed"), ("b", "passed"), ("c", "failed"))]
+    graded = NotebookResult(Path("s/01.ipynb"), 1, [
+        ExerciseResult("1.1", "sign in", "passed", "", cases[:2]),
+        ExerciseResult("1.2", "verify", "failed", "Case failed: c", cases)])
+    write_csv([graded], tmp_path / "g.csv")
+    row = next(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))
+    assert row["1.1"] == "passed" and row["1.2"] == "failed (2 of 3 cases passed)"
