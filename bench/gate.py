@@ -6,6 +6,7 @@ import json
 import os
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 
 from boto3.dynamodb.conditions import Key
@@ -93,8 +94,10 @@ def verification_cost(repeat: int = 5000) -> float:
     signed = read_signature(environ)
     assert signed is not None
 
+    signed_at = time.time()  # the gate refuses a signature more than 15 minutes off its clock
+
     def once() -> None:
-        verify(environ, body, read_signature(environ) or signed, "secret", 0.0)
+        verify(environ, body, read_signature(environ) or signed, "secret", signed_at)
 
     once()
     return statistics.median(timed(once, repeat))
