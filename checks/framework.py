@@ -130,6 +130,12 @@ class CaseFailed(Exception):
         self.code_hint = code_hint
 
 
+class CannotCheck(Exception):
+    """The environment cannot judge this exercise (say, an endpoint that does not enforce IAM).
+
+    Not the learner's mistake and not a bug of the kit: the report says what is missing."""
+
+
 class NotStarted(Exception):
     """The learner's function still raises NotImplementedError."""
 
@@ -281,6 +287,9 @@ def run(exercise_id: str, *functions: Callable, timeout: float = DEFAULT_TIMEOUT
         return Outcome(found.id, found.title, False, trial.cases,
                        f"Case failed: {failed.case}\n" + _text(fields),
                        failed.case, trial.results, fields)
+    except CannotCheck as missing:
+        return Outcome(found.id, found.title, False, trial.cases, f"Not checked: {missing}",
+                       trial.current, trial.results, state="not checked")
     except Exception as error:  # our own bug or an environment problem: say so plainly
         return Outcome(found.id, found.title, False, trial.cases,
                        f"The check itself could not run ({type(error).__name__}: {error}). "

@@ -20,6 +20,7 @@ from environment.lab import Lab
 
 from . import isolation_questions as q
 from .answers import attempt
+from .enforcement import require_enforcement
 from .framework import CaseFailed, Trial, exercise
 from .matrix import check_matrix
 from .policy_space import (
@@ -195,6 +196,7 @@ def check_tenant_policy(tenant_policy, t: Trial) -> None:
               "Tags=[{'Key': 'TenantID', 'Value': tenant}])['Credentials'].",
 )
 def check_token_vendor(vend_credentials, t: Trial) -> None:
+    require_enforcement(t.lab)
     check_vendor(t.lab, vend_credentials, t)
 
 
@@ -212,6 +214,7 @@ def check_token_vendor(vend_credentials, t: Trial) -> None:
               ".Table(lab.settings.name('orders'))",
 )
 def check_isolation_matrix(vend_credentials, scoped_orders_table, t: Trial) -> None:
+    require_enforcement(t.lab)
     check_matrix(t.lab, vend_credentials, scoped_orders_table, t)
 
 
@@ -294,6 +297,7 @@ def check_session_policy(session_policy, t: Trial) -> None:
 
 def _live(t: Trial, lab: Lab, policy: dict) -> None:
     """The same policy as a real session policy: the account enforces what was evaluated."""
+    require_enforcement(lab)
     bucket = lab.bucket
     lab.client("s3").put_object(Bucket=bucket, Key="tenant-b/contract.txt", Body=b"tenant-b's")
     with t.case("AssumeRole takes it as a session policy, and the account enforces it"):
