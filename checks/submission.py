@@ -16,10 +16,10 @@ from typing import Any
 
 import nbformat
 
+from .grading import MARK
 from .labgen import CHECK_CALL, make_lab
 from .notebook_code import ROOT, solution_path
 
-MARK = "LAB-GRADE "
 GRADER_TAG = "lab-grader"
 
 
