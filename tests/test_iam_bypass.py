@@ -400,20 +400,29 @@ def signed_environ(credentials: Credentials, url: str, when: str) -> tuple[dict,
     return environ, body
 
 
-def test_an_expired_session_is_refused():
+SIGNED_AT = 1_795_478_400.0  # 20261124T000000Z, the date the requests below are signed with
+
+
+def _gate_with_session(role: str, expires: float, now: list[float]):
+    """An in-process gate on the clock ``now[0]``, a session of ``role`` it issued, and a request
+    that session signed at SIGNED_AT."""
     from moto.iam.models import iam_backends
 
     key = iam_backends[ACCOUNT]["aws"].create_temp_access_key()
-    key.role_arn = f"arn:aws:iam::{ACCOUNT}:role/expiring"
-    signed_at = 1_795_478_400.0  # 20261124T000000Z
-    now = [signed_at]
+    key.role_arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
     gate = IamGate(lambda environ, start: [], clock=lambda: now[0])
     gate.sessions.record(Session(key.access_key_id, key.role_arn, "s", {}, frozenset(), None,
-                                 expires=signed_at + 600, token="token-1"))
+                                 expires=expires, token="token-1"))
     credentials = Credentials(key.access_key_id, key.secret_access_key, "token-1")
     environ, body = signed_environ(credentials, "http://127.0.0.1:4566/", "20261124T000000Z")
+    return gate, environ, body
+
+
+def test_an_expired_session_is_refused():
+    now = [SIGNED_AT]
+    gate, environ, body = _gate_with_session("expiring", SIGNED_AT + 600, now)
     assert gate.authenticate(environ, body, read_signature(environ)).kind == "session"
-    now[0] = signed_at + 601
+    now[0] = SIGNED_AT + 601
     with pytest.raises(AuthError) as raised:
         gate.authenticate(environ, body, read_signature(environ))
     assert raised.value.problem == "expired"
@@ -422,19 +431,10 @@ def test_an_expired_session_is_refused():
 def test_a_signature_more_than_15_minutes_off_the_clock_is_refused():
     """AWS refuses a header-signed request whose X-Amz-Date is more than 15 minutes from its
     clock (S3: RequestTimeTooSkewed; others: "Signature expired")."""
-    from moto.iam.models import iam_backends
-
-    key = iam_backends[ACCOUNT]["aws"].create_temp_access_key()
-    key.role_arn = f"arn:aws:iam::{ACCOUNT}:role/skewed"
-    signed_at = 1_795_478_400.0  # 20261124T000000Z
-    now = [signed_at + 899]
-    gate = IamGate(lambda environ, start: [], clock=lambda: now[0])
-    gate.sessions.record(Session(key.access_key_id, key.role_arn, "s", {}, frozenset(), None,
-                                 expires=signed_at + 7_200, token="token-1"))
-    credentials = Credentials(key.access_key_id, key.secret_access_key, "token-1")
-    environ, body = signed_environ(credentials, "http://127.0.0.1:4566/", "20261124T000000Z")
+    now = [SIGNED_AT + 899]
+    gate, environ, body = _gate_with_session("skewed", SIGNED_AT + 7_200, now)
     assert gate.authenticate(environ, body, read_signature(environ)).kind == "session"
-    for skewed in (signed_at + 901, signed_at - 901):
+    for skewed in (SIGNED_AT + 901, SIGNED_AT - 901):
         now[0] = skewed
         with pytest.raises(AuthError) as raised:
             gate.authenticate(environ, body, read_signature(environ))

@@ -676,20 +676,28 @@ def test_learner_code_that_hangs_or_raises_gets_a_report(solution):
         assert "did not return" in outcome.message or "it raised KeyError" in outcome.message
 
 
+def _lab_table(lab):
+    """A stand-in for a table pointed at the lab's endpoint and region, whose calls a test
+    defines (the check looks at these before it makes any call)."""
+    from types import SimpleNamespace
+
+    class LabTable:
+        name = lab.settings.name("orders")
+        meta = SimpleNamespace(client=SimpleNamespace(meta=SimpleNamespace(
+            endpoint_url=lab.settings.endpoint, region_name=lab.settings.region)))
+
+    return LabTable
+
+
 def test_credentials_the_account_refuses_are_taught_as_such(solution):
     """When the gate refuses a session's key without its token (as AWS does), the report says
     what is missing, even for a table the check cannot look inside."""
-    from types import SimpleNamespace
 
     from botocore.exceptions import ClientError
 
     lab = solution["lab"]
 
-    class Refused:
-        name = lab.settings.name("orders")
-        meta = SimpleNamespace(client=SimpleNamespace(meta=SimpleNamespace(
-            endpoint_url=lab.settings.endpoint, region_name=lab.settings.region)))
-
+    class Refused(_lab_table(lab)):
         def put_item(self, **kwargs):
             raise ClientError({"Error": {"Code": "UnrecognizedClientException",
                                          "Message": "The security token is invalid"}}, "PutItem")
@@ -704,15 +712,10 @@ def test_credentials_the_account_refuses_are_taught_as_such(solution):
 
 def test_a_table_whose_calls_hang_gets_a_report(solution):
     import time
-    from types import SimpleNamespace
 
     lab = solution["lab"]
 
-    class Hangs:
-        name = lab.settings.name("orders")
-        meta = SimpleNamespace(client=SimpleNamespace(meta=SimpleNamespace(
-            endpoint_url=lab.settings.endpoint, region_name=lab.settings.region)))
-
+    class Hangs(_lab_table(lab)):
         def put_item(self, **kwargs):
             time.sleep(3)
 
