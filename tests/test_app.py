@@ -128,3 +128,40 @@ def test_an_unfinished_function_inside_a_handler_is_a_json_501(lab):
                                 headers=bearer(lab, "alice@tenant-a.example.com"))
     assert response.status_code == 501
     assert response.json() == {"error": "not implemented", "detail": "exercise 2.3 is not done yet"}
+
+
+def test_order_service_hands_an_order_to_fulfilment_with_the_callers_token(lab):
+    """The hop is real HTTP; fulfilment resolves the tenant itself from the forwarded token."""
+    from environment.app.fulfilment import DEPLOYMENT_HEADER, create_fulfilment_service
+
+    resolve = tenant_resolver(lab.identity)
+    token = lab.id_token("bob@tenant-b.example.com")
+    with serve(create_fulfilment_service(lab.table("orders"), resolve, "pool")) as fulfilment:
+        def forward(incoming, order):
+            reply = requests.post(f"{fulfilment.url}/fulfilments",
+                                  json={"order_id": order["order_id"]}, timeout=5,
+                                  headers={"Authorization": incoming.headers["Authorization"]})
+            reply.raise_for_status()
+            return reply.json()
+
+        def drop_the_token(incoming, order):
+            reply = requests.post(f"{fulfilment.url}/fulfilments", timeout=5,
+                                  json={"order_id": order["order_id"]},
+                                  headers={"x-tenant-id": "tenant-b"})
+            reply.raise_for_status()
+            return reply.json()
+
+        auth = {"Authorization": f"Bearer {token}"}
+        for fulfil, expected in ((forward, 200), (drop_the_token, 502)):
+            with serve(create_order_service(lab.table("orders"), resolve, fulfil)) as orders:
+                order = requests.post(f"{orders.url}/orders", json={"items": []}, headers=auth,
+                                      timeout=5).json()
+                answer = requests.post(f"{orders.url}/orders/{order['order_id']}/fulfil",
+                                       headers=auth, timeout=5)
+                assert answer.status_code == expected, answer.text
+        assert answer.json()["error"] == "fulfilment failed" and "401" in answer.json()["detail"]
+        missing = requests.post(f"{fulfilment.url}/fulfilments", json={}, headers=auth, timeout=5)
+        assert missing.status_code == 400 and "order_id" in missing.json()["detail"]
+        assert missing.headers[DEPLOYMENT_HEADER] == "fulfilment-service/pool"
+        shipped = requests.get(f"{fulfilment.url}/fulfilments", headers=auth, timeout=5).json()
+        assert [f["tenant_id"] for f in shipped["fulfilments"]] == ["tenant-b"]

@@ -18,3 +18,7 @@ def order_sk(order_id: str) -> str:
 
 def product_sk(product_id: str) -> str:
     return f"PRODUCT#{product_id}"
+
+
+def fulfilment_sk(order_id: str) -> str:
+    return f"FULFILMENT#{order_id}"

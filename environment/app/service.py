@@ -14,6 +14,7 @@ from decimal import Decimal
 from botocore.exceptions import ClientError
 from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
 
 from .context import TenantContext
 
@@ -58,6 +59,10 @@ def tenant_service(name: str, resolve_tenant: Resolver) -> Flask:
     @app.errorhandler(NotImplementedError)
     def unfinished(error: NotImplementedError):  # a learner's stub, called from a handler
         return jsonify(error="not implemented", detail=str(error)), 501
+
+    @app.errorhandler(HTTPException)
+    def plain_http_error(error: HTTPException):  # 400/404/405 as JSON, like every other answer
+        return jsonify(error=error.name.lower(), detail=error.description), error.code
 
     @app.errorhandler(ClientError)
     def denied_by_the_account(error: ClientError):
