@@ -83,3 +83,28 @@ def test_localstack_client_works_unchanged_against_the_emulator(lab, settings):
         aws_access_key_id="test", aws_secret_access_key="test",
         localstack_host=f"{settings.host}:{settings.port}")
     assert "saas-lab-orders" in session.client("dynamodb").list_tables()["TableNames"]
+
+
+def test_declared_queues_get_their_dead_letter_queue(lab, monkeypatch):
+    """A message received max_receives times without a delete moves to the dead-letter queue."""
+    from environment.account import infrastructure, queues
+
+    monkeypatch.setattr(infrastructure, "QUEUES", (
+        infrastructure.Queue("probe-dlq", "dead letters of the probe"),
+        infrastructure.Queue("probe", "a probe queue", dead_letter="probe-dlq", max_receives=2)))
+    queues.ensure(lab.settings)
+    queues.ensure(lab.settings)  # idempotent
+    sqs = lab.client("sqs")
+    work, dead = (queues.queue_url(lab.settings, name) for name in ("probe", "probe-dlq"))
+    try:
+        sqs.send_message(QueueUrl=work, MessageBody="never deleted")
+        for _ in range(2):  # received and given back at once, as a consumer that crashed would
+            (message,) = sqs.receive_message(QueueUrl=work, MaxNumberOfMessages=1)["Messages"]
+            sqs.change_message_visibility(QueueUrl=work, ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+        assert sqs.receive_message(QueueUrl=work).get("Messages", []) == []
+        (parked,) = sqs.receive_message(QueueUrl=dead)["Messages"]
+        assert parked["Body"] == "never deleted"
+    finally:
+        for url in (work, dead):
+            sqs.delete_queue(QueueUrl=url)

@@ -56,6 +56,23 @@ def _account_root_may_assume(*, require_tenant_tag: bool) -> dict:
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue; ``dead_letter`` names the queue that gets what failed ``max_receives`` times.
+
+    Timeouts are short so that a lab sees a redelivery or a dead letter in seconds, not minutes.
+    """
+
+    short_name: str
+    purpose: str
+    dead_letter: str | None = None
+    max_receives: int = 3
+    visibility_timeout: int = 2
+
+
+# Later labs append their queues here; a dead-letter queue is declared before the queue using it.
+QUEUES: tuple[Queue, ...] = ()
+
 BUCKET = "documents"  # per-tenant documents under <tenant-id>/ prefixes
 
 ROLES: tuple[Role, ...] = (
