@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tenants import TENANTS
+
 USER_POOL = "users"
 APP_CLIENT = "lab-app"
 
 # Custom attributes carried in every ID token as custom:<name>. tenant_id is
 # immutable and the app client may read but never write either of them:
 # otherwise a user could move themselves to another tenant with
-# UpdateUserAttributes, which is a classic SaaS mistake.
-CUSTOM_ATTRIBUTES: tuple[tuple[str, bool], ...] = (("tenant_id", False), ("tenant_tier", True))
-READ_ATTRIBUTES = ("email", "custom:tenant_id", "custom:tenant_tier")
+# UpdateUserAttributes, which is a classic SaaS mistake. The quota (lab 4) is read-only for the
+# same reason: a user who could write it could raise their own tenant's rate limit.
+CUSTOM_ATTRIBUTES: tuple[tuple[str, bool], ...] = (
+    ("tenant_id", False), ("tenant_tier", True), ("quota_rate", True), ("quota_burst", True))
+READ_ATTRIBUTES = ("email", "custom:tenant_id", "custom:tenant_tier", "custom:quota_rate",
+                   "custom:quota_burst")
 WRITE_ATTRIBUTES = ("email",)
 
 
@@ -32,6 +37,9 @@ class Table:
 TABLES: tuple[Table, ...] = (
     Table("orders", "pooled orders of every tenant, keyed TENANT#<id> / ORDER#<id>"),
     Table("products", "pooled product catalogue, keyed TENANT#<id> / PRODUCT#<id>"),
+    Table("routes", "which deployment serves each tenant, keyed TENANT#<id> / ROUTE (lab 4)"),
+    *(Table(f"silo-{t.id}", f"{t.id}'s own table in its silo deployment (lab 4)")
+      for t in TENANTS if t.deployment == "silo"),
 )
 
 

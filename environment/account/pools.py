@@ -92,6 +92,8 @@ def ensure_users(settings: Settings, identity: Identity,
                     {"Name": "email_verified", "Value": "true"},
                     {"Name": "custom:tenant_id", "Value": tenant.id},
                     {"Name": "custom:tenant_tier", "Value": tenant.tier},
+                    {"Name": "custom:quota_rate", "Value": str(tenant.quota[0])},
+                    {"Name": "custom:quota_burst", "Value": str(tenant.quota[1])},
                 ],
             )
             cognito.admin_set_user_password(

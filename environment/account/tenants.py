@@ -16,8 +16,18 @@ PASSWORD = "Lab-Passw0rd!"  # one password for every lab user; this is a lab, no
 
 @dataclass(frozen=True)
 class Tier:
+    """A tier: where its tenants run and the request quota every one of its tenants gets.
+
+    The quota is the serverless SaaS workshop's usage plan (basic 50 requests/s, burst 50;
+    standard 75/100; platinum 300/300) scaled down tenfold for a laptop. It travels in every ID
+    token (``custom:quota_rate``, ``custom:quota_burst``) so a router can throttle without a
+    lookup, and it is read-only for the app client, like the tenant id.
+    """
+
     name: str
     deployment: str  # "pool" (shared services and tables) or "silo" (dedicated)
+    quota_rate: int = 5  # requests per second a tenant's bucket refills with
+    quota_burst: int = 5  # the bucket's capacity: requests a tenant may send at once
 
 
 @dataclass(frozen=True)
@@ -31,11 +41,22 @@ class Tenant:
     def deployment(self) -> str:
         return TIERS[self.tier].deployment
 
+    @property
+    def deployment_name(self) -> str:
+        """The deployment that serves the tenant: ``pool``, or its own ``silo-<tenant id>``."""
+        return "pool" if self.deployment == "pool" else f"silo-{self.id}"
+
+    @property
+    def quota(self) -> tuple[int, int]:
+        """(requests per second, burst) of the tenant's tier."""
+        tier = TIERS[self.tier]
+        return tier.quota_rate, tier.quota_burst
+
 
 TIERS = {
-    "basic": Tier("basic", "pool"),
-    "advanced": Tier("advanced", "pool"),
-    "premium": Tier("premium", "silo"),
+    "basic": Tier("basic", "pool", quota_rate=5, quota_burst=5),
+    "advanced": Tier("advanced", "pool", quota_rate=8, quota_burst=10),
+    "premium": Tier("premium", "silo", quota_rate=30, quota_burst=30),
 }
 
 TENANTS: tuple[Tenant, ...] = (

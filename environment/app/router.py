@@ -1,0 +1,107 @@
+"""The ingress router: every request enters here and is forwarded to its tenant's deployment.
+
+``route`` is a function of the request's headers that returns the name of the deployment that
+serves the caller (lab 4.1's function); ``throttle``, if given, is a function of the same
+headers that returns 0 to let the request pass or the seconds the caller must wait (lab 4.3).
+
+The router fails closed, whatever those functions do:
+
+* a refusal of the token (PyJWT's errors, ``Unauthorized``, ``ValueError``) answers **401**;
+* ``PermissionError`` or ``LookupError`` raised on purpose (an unknown tenant) answers **403**;
+* anything else they raise or return (a crash, ``None``, a deployment that does not exist)
+  answers **5xx** and is *not* forwarded: there is no default route, ever;
+* a positive wait answers **429** with ``Retry-After`` in whole seconds, rounded up.
+
+A ``KeyError`` is a ``LookupError`` but a crash, not a decision (``item["Item"]`` on a missing
+route): it answers 500 with what happened, so a lab sees the difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from numbers import Real
+from typing import Any
+
+import jwt
+from flask import Flask, jsonify, request
+
+from .context import Unauthorized
+from .proxy import forward
+
+Route = Callable[[Mapping[str, str]], str]
+Throttle = Callable[[Mapping[str, str]], float]
+ROUTED_HEADER = "X-Routed-To"
+REFUSED_TOKEN = (jwt.PyJWTError, Unauthorized, ValueError)
+REFUSED_TENANT = (PermissionError, LookupError)
+
+
+def _refusal(error: Exception) -> tuple[Any, int]:
+    """What the router answers when a learner function raised ``error``."""
+    detail = f"{type(error).__name__}: {error}"
+    if isinstance(error, NotImplementedError):
+        return jsonify(error="not implemented", detail=str(error)), 501
+    if isinstance(error, REFUSED_TOKEN):
+        return jsonify(error="unauthorized", detail=detail), 401
+    if isinstance(error, REFUSED_TENANT) and not isinstance(error, KeyError):
+        return jsonify(error="forbidden", detail=detail), 403
+    return jsonify(error="router error", detail=f"not forwarded: {detail}"), 500
+
+
+def retry_after(wait: float) -> str:
+    """Retry-After in whole seconds (RFC 9110), never less than the wait and never 0."""
+    return str(max(1, math.ceil(wait)))
+
+
+def create_router(route: Route, services: Mapping[str, Mapping[str, str]],
+                  throttle: Throttle | None = None) -> Flask:
+    """``services``: deployment name -> {"orders": base URL, "products": ..., ...}.
+
+    The first segment of the path names the service (``/orders/...`` goes to the order service
+    of the caller's deployment).
+    """
+    app = Flask("ingress-router")
+
+    @app.get("/health")
+    def health():
+        return jsonify(service="ingress-router", status="ok")
+
+    @app.route("/<service>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    @app.route("/<service>/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    def ingress(service: str, rest: str = ""):
+        headers = dict(request.headers)
+        try:
+            deployment = route(headers)
+        except Exception as error:  # noqa: BLE001 - fail closed on whatever the route raised
+            return _refusal(error)
+        if not isinstance(deployment, str) or deployment not in services:
+            return jsonify(error="no such deployment", detail=(
+                f"the route returned {deployment!r}; deployments: {sorted(services)}. "
+                "Not forwarded.")), 502
+        if throttle is not None:
+            try:
+                wait = throttle(headers)
+            except Exception as error:  # noqa: BLE001 - fail closed, as for the route
+                return _refusal(error)
+            if isinstance(wait, bool) or not isinstance(wait, Real) or math.isnan(wait):
+                return jsonify(error="router error", detail=(
+                    f"the throttle returned {wait!r}, not a number of seconds. Not "
+                    "forwarded.")), 500
+            if wait > 0:
+                answer = jsonify(error="too many requests",
+                                 detail=f"the tenant's quota is spent: retry in {wait:.3g} s")
+                return answer, 429, {"Retry-After": retry_after(float(wait))}
+        if service not in services[deployment]:
+            return jsonify(error="not found", detail=f"no service {service!r}"), 404
+        path = f"/{service}" + (f"/{rest}" if rest else "")
+        answer = forward(services[deployment][service], path)
+        answer.headers[ROUTED_HEADER] = deployment
+        return answer
+
+    return app
+
+
+def service_urls(deployments: Any) -> dict[str, dict[str, str]]:
+    """{deployment: {service: URL}} of running ``deployments.Deployments``."""
+    return {name: {service: running.url for service, running in d.services.items()}
+            for name, d in deployments.deployments.items()}
