@@ -14,7 +14,6 @@ premium tenant without a silo answers 400 and goes nowhere. It keeps a log of wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from threading import Lock
 
@@ -41,7 +40,7 @@ class Routed:
 class Mesh:
     """Where each deployment's copy of a service listens, and what the mesh routed."""
 
-    services: Mapping[str, str]  # deployment name -> base URL of its fulfilment service
+    services: dict[str, str]  # deployment name -> base URL of its fulfilment service
     routed: list[Routed] = field(default_factory=list)
     _lock: Lock = field(default_factory=Lock)
 

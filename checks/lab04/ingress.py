@@ -1,0 +1,179 @@
+"""Check 4.1: the ingress router's routing function, called directly and behind the router.
+
+The function decides where a request goes from the verified token and the routes table. The
+check varies the mapping (a table of its own, with routes nobody can have hard-coded, a tenant
+left out and a lookalike tenant in), reads in the account's audit trail how the function read
+it (one route, not the whole mapping), and sends requests through the kit's router to the
+running deployments, reading which copy of the order service answered each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from environment.account.routes import route_item
+from environment.account.tenants import TENANTS, Tenant
+from environment.app.deployments import start_deployments
+from environment.app.fulfilment import DEPLOYMENT_HEADER
+from environment.app.router import create_router, service_urls
+from environment.app.serving import serve
+
+from ..answers import Reply
+from ..forgery import forgeries
+from ..framework import NotStarted, Trial, exercise, short
+from ..scratch import PARTITION_READS, fresh_table
+from .common import SPOOFED, TENANT_REFUSALS, TOKEN_REFUSALS, as_user, headers
+
+MAPPING_DECIDES = ("look the verified tenant up in the routes table you are given and return "
+                   "its item's 'deployment'; never decide from the tenant id or tier alone.")
+NO_DEFAULT = ("a tenant without a route raises PermissionError (the router answers 403): a "
+              "default route sends a tenant nobody onboarded into somebody's deployment.")
+TOKEN_ONLY = ("verify the bearer token (verify_id_token) and raise on failure: the router "
+              "answers 401 to PyJWT's errors, Unauthorized and ValueError.")
+# The check's own mapping: routes nobody can have hard-coded, tenant-b and tenant-d left out,
+# and a lookalike of tenant-d that a prefix or 'contains' match would find.
+CHECK_ROUTES = {"tenant-a": "cell-7", "tenant-c": "pool", "tenant-dd": "silo-tenant-dd"}
+
+
+def _deployment(t: Trial, route_for: Callable, sent: str, *args: Any) -> str:
+    found = t.call(route_for, *args, hint="route_for returns the name of a deployment.")
+    t.expect(isinstance(found, str), "the deployment's name, a string such as 'pool'",
+             short(found), sent=sent,
+             hint="return the item's 'deployment' value itself, not the item or the response.")
+    return found
+
+
+@exercise(
+    "4.1", "ingress routing by tenant", ("route_for",),
+    hint="verify the bearer token, take custom:tenant_id from its claims, read that tenant's "
+         "route from the routes table and return its deployment; a tenant without a route "
+         "raises PermissionError, a token that does not verify raises.",
+    code_hint="claims = verify_id_token(lab.identity, bearer_token(headers)); item = "
+              "routes.get_item(Key={'pk': f\"TENANT#{claims['custom:tenant_id']}\", 'sk': "
+              "'ROUTE'}).get('Item'); raise PermissionError(...) if item is None; return "
+              "item['deployment']",
+)
+def check_ingress_routing(route_for, t: Trial) -> None:
+    lab = t.lab
+    routes = lab.table("routes")
+    for tenant in TENANTS:
+        with t.case(f"{tenant.id}'s users are routed to {tenant.deployment_name}"):
+            for user in tenant.users:
+                got = _deployment(t, route_for, f"a token of {user}", as_user(lab, user), routes)
+                t.expect(got == tenant.deployment_name, repr(tenant.deployment_name), repr(got),
+                         sent=f"a token of {user}", hint=MAPPING_DECIDES)
+    with t.case("headers the caller typed do not choose the deployment"):
+        sent = f"a token of {TENANTS[0].users[0]} and headers {sorted(SPOOFED)}"
+        got = _deployment(t, route_for, sent, as_user(lab, TENANTS[0].users[0], SPOOFED), routes)
+        t.expect(got == TENANTS[0].deployment_name, repr(TENANTS[0].deployment_name), repr(got),
+                 sent=sent, hint="route on the verified token's claims only: x-app-tier and "
+                                 "its friends are typed by the caller.")
+    scratch = fresh_table(lab, "check-routes")
+    scratch.put_many([{**route_item(_named(tenant_id)), "deployment": deployment}
+                      for tenant_id, deployment in CHECK_ROUTES.items()])
+    _the_mapping_decides(t, route_for, scratch)
+    _refusals(t, route_for, routes)
+    _through_the_router(t, route_for, routes, scratch.table)
+
+
+def _named(tenant_id: str) -> Tenant:
+    known = {tenant.id: tenant for tenant in TENANTS}
+    return known.get(tenant_id) or Tenant(tenant_id, tenant_id, "basic", ())
+
+
+def _the_mapping_decides(t: Trial, route_for: Callable, scratch) -> None:
+    lab = t.lab
+    mark = scratch.mark()
+    for tenant_id in ("tenant-a", "tenant-c"):
+        user = _named(tenant_id).users[0]
+        want = CHECK_ROUTES[tenant_id]
+        with t.case(f"a mapping your code has not seen: {tenant_id} -> {want}"):
+            sent = f"a token of {user}, and a routes table where {tenant_id} goes to {want}"
+            got = _deployment(t, route_for, sent, as_user(lab, user), scratch.table)
+            t.expect(got == want, repr(want), repr(got), sent=sent, hint=MAPPING_DECIDES)
+    for tenant_id, why in (("tenant-b", "is not in the mapping"),
+                           ("tenant-d", "is not in the mapping, but tenant-dd is")):
+        user = _named(tenant_id).users[0]
+        with t.case(f"a tenant that {why} gets no route (403)"):
+            t.rejects(route_for, as_user(lab, user), scratch.table, accept=TENANT_REFUSALS,
+                      sent=f"a token of {user}; {tenant_id} {why}", hint=NO_DEFAULT,
+                      code_hint="item = routes.get_item(Key=...).get('Item'); if item is None: "
+                                "raise PermissionError(f'no route for {tenant_id}')")
+    if not scratch.observed:
+        t.skip("reads the caller's route, not the whole mapping",
+               "the account keeps no audit trail here")
+        return
+    with t.case("reads the caller's route, not the whole mapping"):
+        calls = scratch.calls_since(mark)
+        odd = {action: n for action, n in calls.items()
+               if action not in PARTITION_READS | {"GetItem"}}
+        t.expect(not odd, "GetItem (or a Query of the tenant's key) per request",
+                 f"the account saw {dict(calls)}",
+                 hint="a router reads one route per request: get the tenant's item by its "
+                      "key. A Scan reads every tenant's route to find one.")
+
+
+def _refusals(t: Trial, route_for: Callable, routes) -> None:
+    lab = t.lab
+    alice = TENANTS[0].users[0]
+    with t.case("no token, or another scheme, gets 401"):
+        for sent, given in (("no Authorization header", headers()),
+                            ("Authorization: Basic YWxpY2U6cHc=",
+                             headers(Authorization="Basic YWxpY2U6cHc=")),
+                            ("Authorization: Bearer (nothing after it)",
+                             headers(Authorization="Bearer "))):
+            t.rejects(route_for, given, routes, accept=TOKEN_REFUSALS, sent=sent, hint=TOKEN_ONLY)
+    forged = forgeries(lab.id_token(alice), lab.access_token(alice), "tenant-c",
+                       use_emulator_key=True)
+    with t.case("forged, expired and misaddressed tokens get 401"):
+        for forgery in forged:
+            if forgery.token is None:
+                continue
+            t.rejects(route_for, headers(forgery.token), routes, accept=TOKEN_REFUSALS,
+                      sent=forgery.name, hint=f"{TOKEN_ONLY} {forgery.hint}")
+    if any(forgery.token is None for forgery in forged):
+        t.skip("tokens signed with the emulator's key", "the signing key is not at hand")
+
+
+def _through_the_router(t: Trial, route_for: Callable, routes, scratch_routes) -> None:
+    lab = t.lab
+
+    def ask(router_url: str, given) -> Reply:
+        try:
+            return Reply(requests.get(f"{router_url}/orders", headers=dict(given),
+                                      timeout=t.timeout))
+        except requests.Timeout:
+            t.expect(False, "an answer from the router",
+                     f"no answer within {t.timeout:g} s: does route_for hang?")
+            raise AssertionError("unreachable") from None
+
+    with start_deployments(lab) as deployments:
+        urls = service_urls(deployments)
+        with serve(create_router(lambda given: route_for(given, routes), urls)) as router:
+            with t.case("through the router: each tenant is served by its own deployment"):
+                for tenant in TENANTS:
+                    user = tenant.users[0]
+                    response = requests.get(f"{router.url}/orders", timeout=t.timeout,
+                                            headers=dict(as_user(lab, user)))
+                    reply = Reply(response)
+                    if reply.status == 501:
+                        raise NotStarted(reply.body.get("detail", ""))
+                    served = response.headers.get(DEPLOYMENT_HEADER, "nobody")
+                    want = f"order-service/{tenant.deployment_name}"
+                    t.expect(reply.status == 200 and served == want,
+                             f"200 from {want}", f"{reply} from {served}",
+                             sent=f"GET /orders as {user}", hint=MAPPING_DECIDES)
+            with t.case("through the router: a forged token gets 401, nothing forwarded"):
+                reply = ask(router.url, headers("not-a-token"))
+                t.expect(reply.status == 401, "401", str(reply), hint=TOKEN_ONLY)
+        with serve(create_router(lambda given: route_for(given, scratch_routes),
+                                 urls)) as router:
+            with t.case("through the router: a tenant without a route gets 403"):
+                reply = ask(router.url, as_user(lab, TENANTS[1].users[0]))
+                t.expect(reply.status == 403, "403", str(reply),
+                         sent=f"GET /orders as {TENANTS[1].users[0]}, tenant-b not in the "
+                              "mapping", hint=NO_DEFAULT)
+
