@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import jwt
 from werkzeug.datastructures import Headers
 
 from environment.account.tenants import TENANTS, Tenant
-from environment.app.context import Unauthorized
+from environment.app.deployments import Deployments, start_deployments
+from environment.app.router import REFUSED_TENANT, REFUSED_TOKEN
 from environment.lab import Lab
 
 # What the router turns into 401 (the token) and 403 (the tenant): see environment.app.router.
-TOKEN_REFUSALS: tuple[type[BaseException], ...] = (jwt.PyJWTError, Unauthorized, ValueError)
-TENANT_REFUSALS: tuple[type[BaseException], ...] = (PermissionError,)
+TOKEN_REFUSALS: tuple[type[BaseException], ...] = REFUSED_TOKEN
+TENANT_REFUSALS: tuple[type[BaseException], ...] = REFUSED_TENANT
 # Headers a caller can type and a router must never route on.
 SPOOFED = {"x-app-tier": "premium", "x-app-tenant-id": "tenant-c", "X-Tenant-Id": "tenant-c",
            "X-Tenant-Tier": "premium", "X-Deployment": "silo-tenant-c",
@@ -55,3 +55,16 @@ def kit_route(lab: Lab, routes) -> Callable[[Mapping[str, str]], str]:
         return item["deployment"]
 
     return route
+
+
+_RUNNING: dict[object, Deployments] = {}
+
+
+def running_deployments(lab: Lab, fulfil: Callable | None = None) -> Deployments:
+    """The deployments, started once per process and lab (seven services take ~0.7 s to start
+    and stop); ``fulfil`` becomes their order services' hook for this check."""
+    running = _RUNNING.get(lab.settings)
+    if running is None:
+        running = _RUNNING[lab.settings] = start_deployments(lab)
+    running.fulfil = fulfil
+    return running

@@ -16,7 +16,6 @@ import requests
 
 from environment.account.routes import route_item
 from environment.account.tenants import TENANTS, Tenant
-from environment.app.deployments import start_deployments
 from environment.app.fulfilment import DEPLOYMENT_HEADER
 from environment.app.router import create_router, service_urls
 from environment.app.serving import serve
@@ -24,8 +23,15 @@ from environment.app.serving import serve
 from ..answers import Reply
 from ..forgery import forgeries
 from ..framework import NotStarted, Trial, exercise, short
-from ..scratch import PARTITION_READS, fresh_table
-from .common import SPOOFED, TENANT_REFUSALS, TOKEN_REFUSALS, as_user, headers
+from ..scratch import PARTITION_READS, fresh_table, kit_table
+from .common import (
+    SPOOFED,
+    TENANT_REFUSALS,
+    TOKEN_REFUSALS,
+    as_user,
+    headers,
+    running_deployments,
+)
 
 MAPPING_DECIDES = ("look the verified tenant up in the routes table you are given and return "
                    "its item's 'deployment'; never decide from the tenant id or tier alone.")
@@ -58,7 +64,7 @@ def _deployment(t: Trial, route_for: Callable, sent: str, *args: Any) -> str:
 )
 def check_ingress_routing(route_for, t: Trial) -> None:
     lab = t.lab
-    routes = lab.table("routes")
+    routes = kit_table(lab, lab.settings.name("routes"))
     for tenant in TENANTS:
         with t.case(f"{tenant.id}'s users are routed to {tenant.deployment_name}"):
             for user in tenant.users:
@@ -150,30 +156,29 @@ def _through_the_router(t: Trial, route_for: Callable, routes, scratch_routes) -
                      f"no answer within {t.timeout:g} s: does route_for hang?")
             raise AssertionError("unreachable") from None
 
-    with start_deployments(lab) as deployments:
-        urls = service_urls(deployments)
-        with serve(create_router(lambda given: route_for(given, routes), urls)) as router:
-            with t.case("through the router: each tenant is served by its own deployment"):
-                for tenant in TENANTS:
-                    user = tenant.users[0]
-                    response = requests.get(f"{router.url}/orders", timeout=t.timeout,
-                                            headers=dict(as_user(lab, user)))
-                    reply = Reply(response)
-                    if reply.status == 501:
-                        raise NotStarted(reply.body.get("detail", ""))
-                    served = response.headers.get(DEPLOYMENT_HEADER, "nobody")
-                    want = f"order-service/{tenant.deployment_name}"
-                    t.expect(reply.status == 200 and served == want,
-                             f"200 from {want}", f"{reply} from {served}",
-                             sent=f"GET /orders as {user}", hint=MAPPING_DECIDES)
-            with t.case("through the router: a forged token gets 401, nothing forwarded"):
-                reply = ask(router.url, headers("not-a-token"))
-                t.expect(reply.status == 401, "401", str(reply), hint=TOKEN_ONLY)
-        with serve(create_router(lambda given: route_for(given, scratch_routes),
-                                 urls)) as router:
-            with t.case("through the router: a tenant without a route gets 403"):
-                reply = ask(router.url, as_user(lab, TENANTS[1].users[0]))
-                t.expect(reply.status == 403, "403", str(reply),
-                         sent=f"GET /orders as {TENANTS[1].users[0]}, tenant-b not in the "
-                              "mapping", hint=NO_DEFAULT)
+    urls = service_urls(running_deployments(lab))
+    with serve(create_router(lambda given: route_for(given, routes), urls)) as router:
+        with t.case("through the router: each tenant is served by its own deployment"):
+            for tenant in TENANTS:
+                user = tenant.users[0]
+                response = requests.get(f"{router.url}/orders", timeout=t.timeout,
+                                        headers=dict(as_user(lab, user)))
+                reply = Reply(response)
+                if reply.status == 501:
+                    raise NotStarted(reply.body.get("detail", ""))
+                served = response.headers.get(DEPLOYMENT_HEADER, "nobody")
+                want = f"order-service/{tenant.deployment_name}"
+                t.expect(reply.status == 200 and served == want,
+                         f"200 from {want}", f"{reply} from {served}",
+                         sent=f"GET /orders as {user}", hint=MAPPING_DECIDES)
+        with t.case("through the router: a forged token gets 401, nothing forwarded"):
+            reply = ask(router.url, headers("not-a-token"))
+            t.expect(reply.status == 401, "401", str(reply), hint=TOKEN_ONLY)
+    with serve(create_router(lambda given: route_for(given, scratch_routes),
+                             urls)) as router:
+        with t.case("through the router: a tenant without a route gets 403"):
+            reply = ask(router.url, as_user(lab, TENANTS[1].users[0]))
+            t.expect(reply.status == 403, "403", str(reply),
+                     sent=f"GET /orders as {TENANTS[1].users[0]}, tenant-b not in the "
+                          "mapping", hint=NO_DEFAULT)
 

@@ -14,14 +14,14 @@ from typing import Any
 import requests
 
 from environment.account.tenants import TENANTS, Tenant
-from environment.app.deployments import Deployments, start_deployments
+from environment.app.deployments import Deployments
 from environment.app.keys import fulfilment_sk, tenant_pk
 
 from ..answers import Reply
 from ..forgery import minted
 from ..framework import NotStarted, Trial, exercise, short
 from ..scratch import kit_table
-from .common import SPOOFED, as_user, tenant
+from .common import SPOOFED, as_user, running_deployments, tenant
 
 FROM_CONTEXT = ("set x-app-tier and x-app-tenant-id yourself, from the tenant context the order "
                 "service verified (current_tenant()); never copy them from the incoming "
@@ -97,28 +97,27 @@ def _routed_as(t: Trial, routed: list, tenant_id: str, tier: str, sent: str) -> 
 )
 def check_service_routing(fulfil, t: Trial) -> None:
     lab = t.lab
-    with start_deployments(lab, fulfil=fulfil) as deployments:
-        shop = Shop(t, deployments)
-        first = TENANTS[0]
-        with t.case(f"an order of {first.id} is fulfilled through the mesh"):
-            sent = f"POST /orders/<id>/fulfil as {first.users[0]}"
-            shop.fulfil(first, dict(as_user(lab, first.users[0])), sent)
-        for tenant_ in TENANTS:
-            user = tenant_.users[0]
-            want = tenant_.deployment_name
-            with t.case(f"{tenant_.id} ({tenant_.tier}) is fulfilled by {want}"):
-                sent = f"POST /orders/<id>/fulfil as {user}"
-                reply, routed = shop.fulfil(tenant_, dict(as_user(lab, user)), sent)
-                got = reply.body["fulfilment"].get("deployment")
-                t.expect(got == want, f"fulfilled by {want}", f"fulfilled by {got!r}",
-                         sent=sent, hint=FROM_CONTEXT)
-                t.expect(shop.landed(tenant_.id, want, reply.body["order_id"]),
-                         f"the fulfilment record in {want}'s table, in {tenant_.id}'s partition",
-                         "no such record", sent=sent, hint=FORWARD)
-                _routed_as(t, routed, tenant_.id, tenant_.tier, sent)
-        _spoofs(t, shop)
-        _unseen_tier(t, shop)
-        _failures_are_reported(t, shop)
+    shop = Shop(t, running_deployments(lab, fulfil))
+    first = TENANTS[0]
+    with t.case(f"an order of {first.id} is fulfilled through the mesh"):
+        sent = f"POST /orders/<id>/fulfil as {first.users[0]}"
+        shop.fulfil(first, dict(as_user(lab, first.users[0])), sent)
+    for tenant_ in TENANTS:
+        user = tenant_.users[0]
+        want = tenant_.deployment_name
+        with t.case(f"{tenant_.id} ({tenant_.tier}) is fulfilled by {want}"):
+            sent = f"POST /orders/<id>/fulfil as {user}"
+            reply, routed = shop.fulfil(tenant_, dict(as_user(lab, user)), sent)
+            got = reply.body["fulfilment"].get("deployment")
+            t.expect(got == want, f"fulfilled by {want}", f"fulfilled by {got!r}",
+                     sent=sent, hint=FROM_CONTEXT)
+            t.expect(shop.landed(tenant_.id, want, reply.body["order_id"]),
+                     f"the fulfilment record in {want}'s table, in {tenant_.id}'s partition",
+                     "no such record", sent=sent, hint=FORWARD)
+            _routed_as(t, routed, tenant_.id, tenant_.tier, sent)
+    _spoofs(t, shop)
+    _unseen_tier(t, shop)
+    _failures_are_reported(t, shop)
 
 
 def _spoofs(t: Trial, shop: Shop) -> None:

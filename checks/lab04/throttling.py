@@ -16,14 +16,22 @@ from typing import Any
 import requests
 
 from environment.account.tenants import TENANTS
-from environment.app.deployments import start_deployments
 from environment.app.router import create_router, service_urls
 from environment.app.serving import serve
 
 from ..answers import Reply
 from ..forgery import attacker_key, minted, segments, signed
 from ..framework import NotStarted, Trial, exercise, short
-from .common import SPOOFED, TOKEN_REFUSALS, as_user, headers, kit_route, tenant
+from ..scratch import kit_table
+from .common import (
+    SPOOFED,
+    TOKEN_REFUSALS,
+    as_user,
+    headers,
+    kit_route,
+    running_deployments,
+    tenant,
+)
 
 START = 1_000_000.0  # the simulated clock's first reading: far from any wall clock's
 STEP = 1 / 64  # exact in binary, so refills add up without rounding noise
@@ -33,7 +41,8 @@ BUCKET = ("one bucket per tenant (custom:tenant_id), holding at most custom:quot
 PER_TENANT = ("key the buckets by the verified custom:tenant_id: not one bucket for all, not "
               "one per user, not one per tier.")
 ON_THE_CLOCK = ("refill from the time elapsed on the clock make_throttle was given: tokens += "
-                "(now - last) * rate, capped at the burst, kept as a float.")
+                "(now - last) * rate, capped at the burst, kept as a float; and a refused "
+                "request takes no token.")
 
 
 class SimClock:
@@ -219,8 +228,8 @@ def _through_the_router(t: Trial, make_throttle: Callable) -> None:
     alice, dave = as_user(lab, TENANTS[0].users[0]), as_user(lab, TENANTS[3].users[0])
     clock = SimClock()
     admit = t.call(make_throttle, clock)
-    with start_deployments(lab) as deployments, serve(create_router(
-            kit_route(lab, lab.table("routes")), service_urls(deployments), admit)) as router:
+    with serve(create_router(kit_route(lab, kit_table(lab, lab.settings.name("routes"))),
+                             service_urls(running_deployments(lab)), admit)) as router:
 
         def get(given: Any) -> tuple[Reply, str | None]:
             try:

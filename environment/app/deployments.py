@@ -9,7 +9,8 @@ served it (``X-Served-By: order-service/pool``), so a lab sees where a request l
 A mesh in front of the fulfilment copies routes service-to-service calls on ``x-app-tier`` /
 ``x-app-tenant-id`` (``mesh``). ``fulfil`` is the order service's hook for handing an order
 on (lab 4.2's function): it is called with the incoming request, the stored order and the
-mesh's URL.
+mesh's URL. It can be swapped on running deployments (``deployments.fulfil = ...``), so that a
+check starts the seven services once per process rather than once per run.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Deployments:
     mesh: Mesh
     mesh_service: RunningService
     _stack: ExitStack
+    fulfil: FulfilVia | None = None  # the order services' hook; may be swapped while running
 
     @property
     def mesh_url(self) -> str:
@@ -100,7 +102,8 @@ def start_deployments(lab, resolver: Resolver | None = None,
     """Serve every deployment's services and the mesh; stop them with ``.stop()`` or ``with``.
 
     ``resolver`` resolves tenant context in every service (the kit's verifier by default);
-    ``fulfil``, if given, becomes the order services' hook, with the mesh's URL.
+    ``fulfil`` becomes the order services' hook, called with the mesh's URL; without one, an
+    order cannot be fulfilled (``POST /orders/<id>/fulfil`` answers 502).
     """
     from .auth import tenant_resolver
 
@@ -114,7 +117,8 @@ def start_deployments(lab, resolver: Resolver | None = None,
             deployment.services["fulfilments"] = stack.enter_context(serve(app))
         mesh = Mesh({name: d.url("fulfilments") for name, d in deployments.items()})
         mesh_service = stack.enter_context(serve(mesh.app()))
-        hook = None if fulfil is None else partial(_via_mesh, fulfil, mesh_service.url)
+        running = Deployments(deployments, mesh, mesh_service, stack, fulfil)
+        hook = partial(_via_mesh, running)
         for name, deployment in deployments.items():
             orders = create_order_service(lab.table(deployment.tables["orders"]), resolve, hook)
             products = create_product_service(lab.table(deployment.tables["products"]), resolve)
@@ -125,8 +129,11 @@ def start_deployments(lab, resolver: Resolver | None = None,
     except BaseException:
         stack.close()
         raise
-    return Deployments(deployments, mesh, mesh_service, stack)
+    return running
 
 
-def _via_mesh(fulfil: FulfilVia, mesh_url: str, incoming: Any, order: dict[str, Any]) -> Any:
-    return fulfil(incoming, order, mesh_url)
+def _via_mesh(running: Deployments, incoming: Any, order: dict[str, Any]) -> Any:
+    fulfil = running.fulfil
+    if fulfil is None:
+        raise RuntimeError("these deployments hand orders to no fulfilment (no fulfil hook)")
+    return fulfil(incoming, order, running.mesh_url)

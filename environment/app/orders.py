@@ -54,7 +54,12 @@ def add_fulfilment_route(app: Flask, store: PooledStore, fulfil: Fulfil) -> None
         except Exception as error:  # the downstream hop failed: say so, with its words
             return jsonify(error="fulfilment failed",
                            detail=f"{type(error).__name__}: {error}"), 502
-        return jsonify(order=order, fulfilment=answer), 200
+        try:
+            return jsonify(order=order, fulfilment=answer), 200
+        except TypeError as error:  # the hook handed back something JSON cannot hold
+            return jsonify(error="fulfilment failed",
+                           detail=f"fulfil returned {type(answer).__name__}, not JSON: "
+                                  f"{error}"), 502
 
     app.add_url_rule("/orders/<order_id>/fulfil", "fulfil_order", fulfil_order,
                      methods=["POST"])

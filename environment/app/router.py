@@ -7,13 +7,13 @@ headers that returns 0 to let the request pass or the seconds the caller must wa
 The router fails closed, whatever those functions do:
 
 * a refusal of the token (PyJWT's errors, ``Unauthorized``, ``ValueError``) answers **401**;
-* ``PermissionError`` or ``LookupError`` raised on purpose (an unknown tenant) answers **403**;
+* ``PermissionError``, raised on purpose (a tenant without a route), answers **403**;
 * anything else they raise or return (a crash, ``None``, a deployment that does not exist)
   answers **5xx** and is *not* forwarded: there is no default route, ever;
 * a positive wait answers **429** with ``Retry-After`` in whole seconds, rounded up.
 
-A ``KeyError`` is a ``LookupError`` but a crash, not a decision (``item["Item"]`` on a missing
-route): it answers 500 with what happened, so a lab sees the difference.
+A ``KeyError`` is a crash, not a decision (``item["Item"]`` on a missing route): it answers 500
+with what happened, so a lab sees the difference.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ Route = Callable[[Mapping[str, str]], str]
 Throttle = Callable[[Mapping[str, str]], float]
 ROUTED_HEADER = "X-Routed-To"
 REFUSED_TOKEN = (jwt.PyJWTError, Unauthorized, ValueError)
-REFUSED_TENANT = (PermissionError, LookupError)
+REFUSED_TENANT = (PermissionError,)
 
 
 def _refusal(error: Exception) -> tuple[Any, int]:
@@ -43,7 +43,7 @@ def _refusal(error: Exception) -> tuple[Any, int]:
         return jsonify(error="not implemented", detail=str(error)), 501
     if isinstance(error, REFUSED_TOKEN):
         return jsonify(error="unauthorized", detail=detail), 401
-    if isinstance(error, REFUSED_TENANT) and not isinstance(error, KeyError):
+    if isinstance(error, REFUSED_TENANT):
         return jsonify(error="forbidden", detail=detail), 403
     return jsonify(error="router error", detail=f"not forwarded: {detail}"), 500
 
@@ -69,7 +69,7 @@ def create_router(route: Route, services: Mapping[str, Mapping[str, str]],
     @app.route("/<service>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     @app.route("/<service>/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def ingress(service: str, rest: str = ""):
-        headers = dict(request.headers)
+        headers = request.headers  # case-insensitive, as the functions' callers expect
         try:
             deployment = route(headers)
         except Exception as error:  # noqa: BLE001 - fail closed on whatever the route raised

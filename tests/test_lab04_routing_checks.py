@@ -1,0 +1,485 @@
+"""Lab 4's checks 4.1 to 4.3 pass on the solution and benign variants, and catch each mutant.
+
+The solution functions come from solutions/04-routing.ipynb itself. Each mutant is one realistic
+routing or throttling bug (a default route, a header the caller typed, a quota table instead of
+the token's claims, a bucket for everybody, a wall clock, a refill that overflows or rounds
+down); the row names the case that must catch it. The benign variants are correct answers
+written differently: a check that fails one is wrong too.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import jwt
+import pytest
+import requests
+from boto3.dynamodb.conditions import Attr, Key
+from mutants import escaped, refused
+
+from checks import run
+from checks.notebook_code import exercise_ids, functions_for, namespace, solution_path
+from environment.account.tenants import TIERS
+from environment.account.tenants import tenant as lab_tenant
+from environment.app.auth import bearer_token, tenant_resolver, verify_id_token
+from environment.app.service import current_tenant
+
+
+@pytest.fixture(scope="module")
+def solution(lab):
+    return namespace(solution_path(4))
+
+
+@pytest.mark.parametrize("exercise", [e for e in exercise_ids(4) if e in ("4.1", "4.2", "4.3")])
+def test_the_solution_passes(solution, exercise):
+    outcome = run(exercise, *functions_for(exercise, solution))
+    assert outcome.passed, outcome.message
+    assert outcome.cases >= 8 and not outcome.skipped, outcome.skipped
+
+
+# --- 4.1 ingress routing -------------------------------------------------------------------------
+
+
+def route_mutants(s):
+    lab = s["lab"]
+
+    def claims_of(headers):
+        return verify_id_token(lab.identity, bearer_token(headers))
+
+    def lookup(routes, tenant_id):
+        return routes.get_item(Key={"pk": f"TENANT#{tenant_id}", "sk": "ROUTE"}).get("Item")
+
+    def unverified(headers, routes):
+        tenant_id = jwt.decode(bearer_token(headers),
+                               options={"verify_signature": False})["custom:tenant_id"]
+        item = lookup(routes, tenant_id)
+        if item is None:
+            raise PermissionError(tenant_id)
+        return item["deployment"]
+
+    def default_route(headers, routes):
+        item = lookup(routes, claims_of(headers)["custom:tenant_id"])
+        return item["deployment"] if item else "pool"
+
+    def by_tier(headers, routes):
+        claims = claims_of(headers)
+        tier = claims["custom:tenant_tier"]
+        return f"silo-{claims['custom:tenant_id']}" if tier == "premium" else "pool"
+
+    def hard_coded(headers, routes):
+        return {"tenant-c": "silo-tenant-c"}.get(claims_of(headers)["custom:tenant_id"], "pool")
+
+    def header_wins(headers, routes):
+        tenant_id = headers.get("x-app-tenant-id") or claims_of(headers)["custom:tenant_id"]
+        item = lookup(routes, tenant_id)
+        if item is None:
+            raise PermissionError(tenant_id)
+        return item["deployment"]
+
+    def key_error(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        return routes.get_item(Key={"pk": f"TENANT#{tenant_id}", "sk": "ROUTE"})["Item"][
+            "deployment"]
+
+    def scan_prefix(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        for item in routes.scan(FilterExpression=Attr("pk").begins_with(
+                f"TENANT#{tenant_id}"))["Items"]:
+            return item["deployment"]
+        raise PermissionError(tenant_id)
+
+    def scan_exact(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        for item in routes.scan()["Items"]:
+            if item["pk"] == f"TENANT#{tenant_id}":
+                return item["deployment"]
+        raise PermissionError(tenant_id)
+
+    def everything_forbidden(headers, routes):
+        try:
+            tenant_id = claims_of(headers)["custom:tenant_id"]
+        except Exception as error:
+            raise PermissionError(str(error)) from None
+        item = lookup(routes, tenant_id)
+        if item is None:
+            raise PermissionError(tenant_id)
+        return item["deployment"]
+
+    def whole_item(headers, routes):
+        item = lookup(routes, claims_of(headers)["custom:tenant_id"])
+        if item is None:
+            raise PermissionError("no route")
+        return item
+
+    labs_table = lab.table("routes")
+
+    def the_labs_table(headers, routes):
+        return s["route_for"](headers, labs_table)
+
+    def no_audience(headers, routes):
+        token = bearer_token(headers)
+        key = jwt.PyJWKClient(lab.identity.jwks_url).get_signing_key_from_jwt(token)
+        claims = jwt.decode(token, key.key, algorithms=["RS256"], options={"verify_aud": False})
+        item = lookup(routes, claims["custom:tenant_id"])
+        if item is None:
+            raise PermissionError("no route")
+        return item["deployment"]
+
+    def tier_fallback(headers, routes):
+        claims = claims_of(headers)
+        item = lookup(routes, claims["custom:tenant_id"])
+        if item is not None:
+            return item["deployment"]
+        if TIERS[claims["custom:tenant_tier"]].deployment == "pool":
+            return "pool"
+        raise PermissionError("no route")
+
+    return [
+        ("4.1", "decodes the token without verifying it", (unverified,), "forged"),
+        ("4.1", "falls back to the pool for a tenant without a route", (default_route,),
+         "not in the mapping gets no route"),
+        ("4.1", "routes by tier, ignoring the mapping", (by_tier,), "mapping your code has not"),
+        ("4.1", "hard-codes tenant-c's silo", (hard_coded,), "mapping your code has not"),
+        ("4.1", "lets an x-app-tenant-id header choose", (header_wins,), "headers the caller"),
+        ("4.1", "crashes with KeyError on a missing route", (key_error,),
+         "not in the mapping gets no route"),
+        ("4.1", "scans for the first route with the tenant's prefix", (scan_prefix,),
+         "tenant-dd"),
+        ("4.1", "scans the whole mapping for the caller's route", (scan_exact,),
+         "reads the caller's route"),
+        ("4.1", "answers every failure with PermissionError (403 for a bad token)",
+         (everything_forbidden,), "no token, or another scheme"),
+        ("4.1", "returns the whole route item", (whole_item,), "tenant-a's users"),
+        ("4.1", "reads the lab's routes table, not the one it is given", (the_labs_table,),
+         "mapping your code has not"),
+        ("4.1", "verifies the signature but not the audience", (no_audience,), "forged"),
+        ("4.1", "routes a pooled tier without a route to the pool", (tier_fallback,),
+         "not in the mapping gets no route"),
+    ]
+
+
+def route_benign(s):
+    lab = s["lab"]
+
+    def by_query(headers, routes):
+        tenant_id = verify_id_token(lab.identity, bearer_token(headers))["custom:tenant_id"]
+        items = routes.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{tenant_id}")
+                             & Key("sk").eq("ROUTE"))["Items"]
+        if not items:
+            raise PermissionError(f"tenant {tenant_id} is not onboarded")
+        return str(items[0]["deployment"])
+
+    def own_parsing(headers, routes):
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ValueError("no bearer token")
+        tenant_id = verify_id_token(lab.identity, token.strip())["custom:tenant_id"]
+        found = routes.get_item(Key={"pk": f"TENANT#{tenant_id}", "sk": "ROUTE"},
+                                ConsistentRead=True)
+        if "Item" not in found:
+            raise PermissionError("unknown tenant")
+        return found["Item"]["deployment"]
+
+    return [("4.1", by_query), ("4.1", own_parsing)]
+
+
+def test_4_1_catches_every_mutant(solution):
+    assert escaped(route_mutants(solution)) == []
+
+
+def test_4_1_accepts_benign_variants(solution):
+    assert refused(route_benign(solution)) == []
+
+
+# --- 4.2 service-to-service routing --------------------------------------------------------------
+
+
+def _post(mesh, order, headers):
+    return requests.post(f"{mesh}/fulfilments", json={"order_id": order["order_id"]},
+                         headers=headers, timeout=5)
+
+
+def fulfil_mutants(s):
+    def done(answer):
+        answer.raise_for_status()
+        return answer.json()
+
+    def auth(incoming):
+        return {"Authorization": incoming.headers["Authorization"]}
+
+    def copies_headers(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, {**auth(incoming),
+                                        "x-app-tier": incoming.headers.get("x-app-tier",
+                                                                           ctx.tier),
+                                        "x-app-tenant-id": incoming.headers.get(
+                                            "x-app-tenant-id", ctx.tenant_id)}))
+
+    def forwards_everything(incoming, order, mesh):
+        ctx = current_tenant()
+        headers = {k.lower(): v for k, v in incoming.headers.items()
+                   if k.lower() not in ("host", "content-length")}
+        headers.setdefault("x-app-tier", ctx.tier)
+        headers.setdefault("x-app-tenant-id", ctx.tenant_id)
+        return done(_post(mesh, order, headers))
+
+    def tier_from_query(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, {**auth(incoming),
+                                        "x-app-tier": incoming.args.get("tier", ctx.tier),
+                                        "x-app-tenant-id": ctx.tenant_id}))
+
+    def always_basic(incoming, order, mesh):
+        return done(_post(mesh, order, {**auth(incoming), "x-app-tier": "basic",
+                                        "x-app-tenant-id": current_tenant().tenant_id}))
+
+    def tier_by_tenant(incoming, order, mesh):
+        ctx = current_tenant()
+        tier = "premium" if ctx.tenant_id == "tenant-c" else "basic"
+        return done(_post(mesh, order, {**auth(incoming), "x-app-tier": tier,
+                                        "x-app-tenant-id": ctx.tenant_id}))
+
+    def tier_from_the_tenant_list(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, {**auth(incoming),
+                                        "x-app-tier": lab_tenant(ctx.tenant_id).tier,
+                                        "x-app-tenant-id": ctx.tenant_id}))
+
+    def no_token(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, {"x-app-tier": ctx.tier,
+                                        "x-app-tenant-id": ctx.tenant_id}))
+
+    def no_tenant_header(incoming, order, mesh):
+        return done(_post(mesh, order, {**auth(incoming), "x-app-tier": current_tenant().tier}))
+
+    def user_as_tenant(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, {**auth(incoming), "x-app-tier": ctx.tier,
+                                        "x-app-tenant-id": ctx.user}))
+
+    def swallows_errors(incoming, order, mesh):
+        ctx = current_tenant()
+        return _post(mesh, order, {**auth(incoming), "x-app-tier": ctx.tier,
+                                   "x-app-tenant-id": ctx.tenant_id}).json()
+
+    def failure_as_status(incoming, order, mesh):
+        ctx = current_tenant()
+        try:
+            return done(_post(mesh, order, {**auth(incoming), "x-app-tier": ctx.tier,
+                                            "x-app-tenant-id": ctx.tenant_id}))
+        except requests.RequestException:
+            return {"status": "pending"}
+
+    def the_response(incoming, order, mesh):
+        ctx = current_tenant()
+        return _post(mesh, order, {**auth(incoming), "x-app-tier": ctx.tier,
+                                   "x-app-tenant-id": ctx.tenant_id})
+
+    def title_case_tier(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, {**auth(incoming), "x-app-tier": ctx.tier.title(),
+                                        "x-app-tenant-id": ctx.tenant_id}))
+
+    first: dict = {}
+
+    def first_callers_headers(incoming, order, mesh):
+        ctx = current_tenant()
+        headers = first.setdefault("headers", {**auth(incoming), "x-app-tier": ctx.tier,
+                                               "x-app-tenant-id": ctx.tenant_id})
+        return done(_post(mesh, order, headers))
+
+    return [
+        ("4.2", "copies x-app-tier / x-app-tenant-id from the caller", (copies_headers,),
+         "tenant-a's x-app-tier: premium"),
+        ("4.2", "forwards the caller's headers, context only as a default",
+         (forwards_everything,), "tenant-a's x-app-tier: premium"),
+        ("4.2", "takes the tier from the query string", (tier_from_query,), "query string"),
+        ("4.2", "always sends x-app-tier: basic", (always_basic,), "tenant-b (advanced)"),
+        ("4.2", "derives the tier from the tenant id", (tier_by_tenant,), "tenant-b (advanced)"),
+        ("4.2", "looks the tier up in the tenant list, not the context",
+         (tier_from_the_tenant_list,), "the tier comes from the context"),
+        ("4.2", "does not forward the caller's token", (no_token,), "an order of tenant-a"),
+        ("4.2", "sends no x-app-tenant-id", (no_tenant_header,), "an order of tenant-a"),
+        ("4.2", "sends the user as the tenant", (user_as_tenant,), "tenant-a (basic)"),
+        ("4.2", "returns the mesh's error as if it were an answer", (swallows_errors,),
+         "reported, not hidden"),
+        ("4.2", "turns a failed hop into a 'pending' fulfilment", (failure_as_status,),
+         "reported, not hidden"),
+        ("4.2", "returns the response object", (the_response,), "an order of tenant-a"),
+        ("4.2", "sends the tier title-cased", (title_case_tier,), "an order of tenant-a"),
+        ("4.2", "keeps the first caller's headers for everybody", (first_callers_headers,),
+         "tenant-b (advanced)"),
+    ]
+
+
+def fulfil_benign(s):
+    lab = s["lab"]
+    resolve = tenant_resolver(lab.identity)
+    session = requests.Session()
+
+    def resolves_again(incoming, order, mesh):
+        ctx = resolve(incoming)
+        answer = session.post(f"{mesh}/fulfilments", json={"order_id": order["order_id"]},
+                              timeout=(2, 5),
+                              headers={"authorization": incoming.headers.get("Authorization"),
+                                       "X-App-Tier": ctx.tier, "X-App-Tenant-Id": ctx.tenant_id})
+        if not answer.ok:
+            raise RuntimeError(f"fulfilment said {answer.status_code}: {answer.text}")
+        return answer.json()
+
+    def tenant_from_the_order(incoming, order, mesh):
+        answer = _post(mesh, order, {"Authorization": incoming.headers["Authorization"],
+                                     "x-app-tier": current_tenant().tier,
+                                     "x-app-tenant-id": order["tenant_id"]})
+        answer.raise_for_status()
+        return answer.json()
+
+    return [("4.2", resolves_again), ("4.2", tenant_from_the_order)]
+
+
+def test_4_2_catches_every_mutant(solution):
+    assert escaped(fulfil_mutants(solution)) == []
+
+
+def test_4_2_accepts_benign_variants(solution):
+    assert refused(fulfil_benign(solution)) == []
+
+
+# --- 4.3 per-tenant throttling -------------------------------------------------------------------
+
+
+def throttle_mutants(s):
+    lab = s["lab"]
+
+    def claims_of(headers):
+        return verify_id_token(lab.identity, bearer_token(headers))
+
+    def bucket_throttle(key=lambda c: c["custom:tenant_id"], quota=None, refill=None,
+                        take_on_refusal=False, wait=None, start_empty=False, cap=True,
+                        unverified=False, use_clock=True, admit_at=1.0):
+        def make_throttle(clock=time.monotonic):
+            buckets: dict = {}
+            read = clock if use_clock else time.monotonic
+
+            def admit(headers):
+                if unverified:
+                    claims = jwt.decode(bearer_token(headers),
+                                        options={"verify_signature": False})
+                else:
+                    claims = claims_of(headers)
+                rate, burst = (quota(claims, headers) if quota else (
+                    float(claims["custom:quota_rate"]), float(claims["custom:quota_burst"])))
+                now = read()
+                tokens, last = buckets.get(key(claims), (0.0 if start_empty else burst, now))
+                added = refill(now - last, rate) if refill else (now - last) * rate
+                tokens = min(burst, tokens + added) if cap else tokens + added
+                if tokens >= admit_at:
+                    buckets[key(claims)] = (tokens - 1, now)
+                    return 0
+                buckets[key(claims)] = (tokens - 1 if take_on_refusal else tokens, now)
+                return wait(tokens, rate) if wait else (1 - tokens) / rate
+
+            return admit
+
+        return make_throttle
+
+    def tier_table(claims, headers):
+        tier = TIERS[claims["custom:tenant_tier"]]
+        return tier.quota_rate, tier.quota_burst
+
+    def from_headers(claims, headers):
+        return (float(headers.get("X-Quota-Rate", claims["custom:quota_rate"])),
+                float(headers.get("X-Quota-Burst", claims["custom:quota_burst"])))
+
+    def fixed_window(clock=time.monotonic):
+        counts: dict = {}
+
+        def admit(headers):
+            claims = claims_of(headers)
+            window = math.floor(clock())
+            key = (claims["custom:tenant_id"], window)
+            counts[key] = counts.get(key, 0) + 1
+            if counts[key] <= float(claims["custom:quota_burst"]):
+                return 0
+            return window + 1 - clock()
+
+        return admit
+
+    one = bucket_throttle
+    return [
+        ("4.3", "one bucket for every tenant", (one(key=lambda c: "all"),),
+         "never spends another's budget"),
+        ("4.3", "a bucket per user", (one(key=lambda c: c["cognito:username"]),),
+         "every user of a tenant"),
+        ("4.3", "a bucket per tier, shared by its tenants", (one(key=lambda c: c[
+            "custom:tenant_tier"]),), "never spends another's budget"),
+        ("4.3", "the quota from a request header", (one(quota=from_headers),),
+         "not from headers"),
+        ("4.3", "the quota from a table of tiers, not the token", (one(quota=tier_table),),
+         "a quota your code has not seen"),
+        ("4.3", "the token's quota trusted without verifying it", (one(unverified=True),),
+         "forged token"),
+        ("4.3", "refills on the wall clock, not the one it is given", (one(use_clock=False),),
+         "refills at quota_rate"),
+        ("4.3", "a refill that overflows the burst", (one(cap=False),), "never more than"),
+        ("4.3", "rounds each refill down to whole tokens",
+         (one(refill=lambda elapsed, rate: int(elapsed * rate)),), "slow trickle"),
+        ("4.3", "a refused request takes a token too", (one(take_on_refusal=True),),
+         "refills at quota_rate"),
+        ("4.3", "off by one: burst + 1 pass", (one(admit_at=0.0),), "a burst of exactly 5"),
+        ("4.3", "a negative Retry-After", (one(wait=lambda tokens, rate: tokens - 1),),
+         "a burst of exactly 5"),
+        ("4.3", "Retry-After always 1 s", (one(wait=lambda tokens, rate: 1.0),),
+         "says how long to wait"),
+        ("4.3", "Retry-After of a minute", (one(wait=lambda tokens, rate: 60.0),),
+         "says how long to wait"),
+        ("4.3", "a bucket that starts empty", (one(start_empty=True),), "a burst of exactly 5"),
+        ("4.3", "a counter per whole second (fixed window)", (fixed_window,),
+         "refills at quota_rate"),
+    ]
+
+
+def throttle_benign(s):
+    lab = s["lab"]
+
+    class TokenBuckets:
+        def __init__(self, clock):
+            self.clock, self.lock, self.state = clock, threading.Lock(), {}
+
+        def __call__(self, headers):
+            claims = verify_id_token(lab.identity, bearer_token(headers))
+            rate = float(claims["custom:quota_rate"])
+            burst = float(claims["custom:quota_burst"])
+            with self.lock:
+                now = self.clock()
+                tokens, then = self.state.get(claims["custom:tenant_id"], (burst, now))
+                tokens = min(burst, tokens + (now - then) * rate)
+                ok = tokens >= 1
+                self.state[claims["custom:tenant_id"]] = (tokens - ok, now)
+            return 0.0 if ok else math.ceil((1 - tokens) / rate)
+
+    def a_full_token_interval(clock=time.monotonic):
+        solution = s["make_throttle"](clock)
+
+        def admit(headers):
+            wait = solution(headers)
+            if wait == 0:
+                return 0
+            rate = float(verify_id_token(lab.identity, bearer_token(headers))[
+                "custom:quota_rate"])
+            return max(wait, 1 / rate)
+
+        return admit
+
+    return [("4.3", TokenBuckets), ("4.3", a_full_token_interval)]
+
+
+def test_4_3_catches_every_mutant(solution):
+    assert escaped(throttle_mutants(solution)) == []
+
+
+def test_4_3_accepts_benign_variants(solution):
+    assert refused(throttle_benign(solution)) == []
