@@ -14,13 +14,14 @@ import threading
 import time
 
 import jwt
+import lab04_solution
 import pytest
 import requests
 from boto3.dynamodb.conditions import Attr, Key
 from mutants import escaped, refused
 
 from checks import run
-from checks.notebook_code import exercise_ids, functions_for, namespace, solution_path
+from checks.notebook_code import exercise_ids, functions_for
 from environment.account.tenants import TIERS
 from environment.account.tenants import tenant as lab_tenant
 from environment.app.auth import bearer_token, tenant_resolver, verify_id_token
@@ -29,7 +30,7 @@ from environment.app.service import current_tenant
 
 @pytest.fixture(scope="module")
 def solution(lab):
-    return namespace(solution_path(4))
+    return lab04_solution.solution()
 
 
 @pytest.mark.parametrize("exercise", [e for e in exercise_ids(4) if e in ("4.1", "4.2", "4.3")])
