@@ -137,7 +137,17 @@ def route_mutants(s):
             return "pool"
         raise PermissionError("no route")
 
+    def email_domain(headers, routes):
+        claims = claims_of(headers)
+        tenant_id = claims["email"].split("@")[1].split(".")[0]
+        item = lookup(routes, tenant_id)
+        if item is None:
+            raise PermissionError(tenant_id)
+        return item["deployment"]
+
     return [
+        ("4.1", "takes the tenant from the email's domain", (email_domain,),
+         "custom:tenant_id, not the user"),
         ("4.1", "decodes the token without verifying it", (unverified,), "forged"),
         ("4.1", "falls back to the pool for a tenant without a route", (default_route,),
          "not in the mapping gets no route"),
@@ -284,6 +294,12 @@ def fulfil_mutants(s):
         return done(_post(mesh, order, {**auth(incoming), "x-app-tier": ctx.tier.title(),
                                         "x-app-tenant-id": ctx.tenant_id}))
 
+    def tenant_header_from_caller(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, {**auth(incoming), "x-app-tier": ctx.tier,
+                                        "x-app-tenant-id": incoming.headers.get(
+                                            "x-app-tenant-id", ctx.tenant_id)}))
+
     first: dict = {}
 
     def first_callers_headers(incoming, order, mesh):
@@ -313,6 +329,8 @@ def fulfil_mutants(s):
         ("4.2", "sends the tier title-cased", (title_case_tier,), "an order of tenant-a"),
         ("4.2", "keeps the first caller's headers for everybody", (first_callers_headers,),
          "tenant-b (advanced)"),
+        ("4.2", "sets the tier from context, the tenant from the caller's header",
+         (tenant_header_from_caller,), "tenant-a's x-app-tier: premium"),
     ]
 
 
@@ -409,8 +427,42 @@ def throttle_mutants(s):
 
         return admit
 
+    def since_the_start(clock=time.monotonic):
+        state: dict = {}
+
+        def admit(headers):
+            claims = claims_of(headers)
+            rate, burst = float(claims["custom:quota_rate"]), float(claims["custom:quota_burst"])
+            start, used = state.get(claims["custom:tenant_id"], (clock(), 0))
+            tokens = min(burst, burst + (clock() - start) * rate - used)
+            if tokens >= 1:
+                state[claims["custom:tenant_id"]] = (start, used + 1)
+                return 0
+            return (1 - tokens) / rate
+
+        return admit
+
+    def sliding_window(clock=time.monotonic):
+        log: dict = {}
+
+        def admit(headers):
+            claims = claims_of(headers)
+            now, burst = clock(), float(claims["custom:quota_burst"])
+            recent = [at for at in log.get(claims["custom:tenant_id"], []) if at > now - 1]
+            log[claims["custom:tenant_id"]] = recent
+            if len(recent) < burst:
+                recent.append(now)
+                return 0
+            return recent[0] + 1 - now
+
+        return admit
+
     one = bucket_throttle
     return [
+        ("4.3", "allowance counted from the first request, capped only on the way out",
+         (since_the_start,), "never more than"),
+        ("4.3", "a sliding one-second window of burst requests", (sliding_window,),
+         "refills at quota_rate"),
         ("4.3", "one bucket for every tenant", (one(key=lambda c: "all"),),
          "never spends another's budget"),
         ("4.3", "a bucket per user", (one(key=lambda c: c["cognito:username"]),),
@@ -475,7 +527,31 @@ def throttle_benign(s):
 
         return admit
 
-    return [("4.3", TokenBuckets), ("4.3", a_full_token_interval)]
+    def whole_tokens_exact_remainder(clock=time.monotonic):
+        """Integer tokens, but the clock only moves by the tokens it paid out: nothing is lost."""
+        buckets: dict = {}
+
+        def admit(headers):
+            claims = verify_id_token(lab.identity, bearer_token(headers))
+            rate, burst = float(claims["custom:quota_rate"]), int(claims["custom:quota_burst"])
+            now = clock()
+            tokens, last = buckets.get(claims["custom:tenant_id"], (burst, now))
+            added = int((now - last) * rate)
+            if tokens + added >= burst:
+                tokens, last = burst, now
+            elif added:
+                tokens, last = tokens + added, last + added / rate
+            if tokens >= 1:
+                buckets[claims["custom:tenant_id"]] = (tokens - 1, now if tokens == burst
+                                                       else last)
+                return 0
+            buckets[claims["custom:tenant_id"]] = (tokens, last)
+            return last + 1 / rate - now
+
+        return admit
+
+    return [("4.3", TokenBuckets), ("4.3", a_full_token_interval),
+            ("4.3", whole_tokens_exact_remainder)]
 
 
 def test_4_3_catches_every_mutant(solution):

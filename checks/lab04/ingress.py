@@ -21,7 +21,7 @@ from environment.app.router import create_router, service_urls
 from environment.app.serving import serve
 
 from ..answers import Reply
-from ..forgery import forgeries
+from ..forgery import forgeries, minted
 from ..framework import NotStarted, Trial, exercise, short
 from ..scratch import PARTITION_READS, fresh_table, kit_table
 from .common import (
@@ -100,6 +100,7 @@ def _the_mapping_decides(t: Trial, route_for: Callable, scratch) -> None:
             sent = f"a token of {user}, and a routes table where {tenant_id} goes to {want}"
             got = _deployment(t, route_for, sent, as_user(lab, user), scratch.table)
             t.expect(got == want, repr(want), repr(got), sent=sent, hint=MAPPING_DECIDES)
+    _the_tenant_claim_decides(t, route_for, scratch)
     for tenant_id, why in (("tenant-b", "is not in the mapping"),
                            ("tenant-d", "is not in the mapping, but tenant-dd is")):
         user = _named(tenant_id).users[0]
@@ -120,6 +121,22 @@ def _the_mapping_decides(t: Trial, route_for: Callable, scratch) -> None:
                  f"the account saw {dict(calls)}",
                  hint="a router reads one route per request: get the tenant's item by its "
                       "key. A Scan reads every tenant's route to find one.")
+
+
+def _the_tenant_claim_decides(t: Trial, route_for: Callable, scratch) -> None:
+    """Alice's token, minted to say tenant-c: the claim decides, not the user or their email."""
+    name = "the tenant is the token's custom:tenant_id, not the user's name or email"
+    alice = TENANTS[0].users[0]
+    token = minted(t.lab.id_token(alice), **{"custom:tenant_id": "tenant-c"})
+    if token is None:
+        t.skip(name, "the emulator's signing key is not at hand")
+        return
+    with t.case(name):
+        sent = f"a token of {alice} whose custom:tenant_id says tenant-c"
+        got = _deployment(t, route_for, sent, headers(token), scratch.table)
+        t.expect(got == CHECK_ROUTES["tenant-c"], repr(CHECK_ROUTES["tenant-c"]), repr(got),
+                 sent=sent, hint="the tenant is the claim custom:tenant_id; a user name or an "
+                                 "email domain only happens to match it in this lab.")
 
 
 def _refusals(t: Trial, route_for: Callable, routes) -> None:
