@@ -16,6 +16,7 @@ import requests
 from environment.account.tenants import TENANTS, Tenant
 from environment.app.deployments import Deployments
 from environment.app.keys import fulfilment_sk, tenant_pk
+from environment.app.mesh import TENANT_HEADER, TIER_HEADER
 
 from ..answers import Reply
 from ..forgery import minted
@@ -59,8 +60,12 @@ class Shop:
         reply = Reply(response)
         if reply.status == 501:
             raise NotStarted(reply.body.get("detail", ""))
+        unrouted = len(self.d.mesh.routed) == before
         self.t.expect(reply.status == 200, "200 with the order and fulfilment's answer",
-                      str(reply), sent=sent, hint=FORWARD)
+                      str(reply), sent=sent, hint=FORWARD if not unrouted else (
+                          f"the mesh routed nothing: it answers 400 unless {TIER_HEADER} is "
+                          f"basic, advanced or premium (lower case, as the context has it) and "
+                          f"{TENANT_HEADER} names the tenant. {FORWARD}"))
         answer = reply.body.get("fulfilment")
         self.t.expect(isinstance(answer, dict), "fulfil returns fulfilment's JSON answer (a dict)",
                       short(answer), sent=sent,
