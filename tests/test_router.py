@@ -196,3 +196,40 @@ def test_the_wait_is_exactly_the_time_to_one_whole_token(lab, make_throttle):
     assert admit(alice) == pytest.approx(0.075)
     now[0] = 0.125 + 0.075
     assert admit(alice) == 0
+
+
+# --- what lab 4 adds to the account ---------------------------------------------------------------
+
+
+def test_every_tenant_has_one_route_and_its_quota_in_its_tokens(lab):
+    from environment.account.routes import route_key
+
+    routes = lab.table("routes")
+    for tenant in lab.tenants:
+        item = routes.get_item(Key=route_key(tenant.id))["Item"]
+        assert item["deployment"] == tenant.deployment_name
+        claims = jwt.decode(lab.id_token(tenant.users[0]), options={"verify_signature": False})
+        assert (claims["custom:quota_rate"], claims["custom:quota_burst"]) == tuple(
+            str(n) for n in tenant.quota)
+
+
+def test_a_user_cannot_raise_their_own_quota(lab):
+    """The quota claims are read-only for the app client, like the tenant id."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    cognito = boto3.Session(region_name=lab.settings.region).client(
+        "cognito-idp", endpoint_url=lab.settings.endpoint,
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
+    user = lab.tenants[0].users[0]
+    token = cognito.initiate_auth(
+        ClientId=lab.identity.client_id, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user, "PASSWORD": lab.password})["AuthenticationResult"][
+        "AccessToken"]
+    for name in ("custom:quota_rate", "custom:quota_burst"):
+        with pytest.raises(ClientError) as raised:
+            cognito.update_user_attributes(AccessToken=token,
+                                           UserAttributes=[{"Name": name, "Value": "1000"}])
+        assert raised.value.response["Error"]["Code"] == "NotAuthorizedException"
