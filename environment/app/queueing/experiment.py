@@ -71,7 +71,7 @@ def compare(setup: Setup, layouts: Sequence[Layout]) -> list[Summary]:
 class Blast:
     n: int
     k: int
-    quiet: int  # quiet tenants in the run
+    quiet: int  # quiet tenants that sent at least one message
     hurt: tuple[str, ...]  # quiet tenants whose median delay passed the threshold
     cornered: tuple[str, ...]  # quiet tenants whose k queues are all the noisy tenant's
     lost: int
@@ -112,7 +112,8 @@ def blast(n: int, k: int, tenants: int, shuffle_shard: Callable | None = None,
     delays: dict[str, list[float]] = {}
     for served in run.served:
         delays.setdefault(served.message.tenant, []).append(served.delay)
-    hurt = tuple(t for t in quiet if percentile(delays.get(t, []), 50) > hurt_after)
+    senders = [t for t in quiet if t in delays]  # a tenant that sent nothing felt nothing
+    hurt = tuple(t for t in senders if percentile(delays[t], 50) > hurt_after)
     own = set(shard_of(noisy, n, k))
-    cornered = tuple(t for t in quiet if set(shard_of(t, n, k)) <= own)
-    return Blast(n, k, len(quiet), hurt, cornered, len(run.lost))
+    cornered = tuple(t for t in senders if set(shard_of(t, n, k)) <= own)
+    return Blast(n, k, len(senders), hurt, cornered, len(run.lost))
