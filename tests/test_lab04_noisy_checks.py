@@ -21,6 +21,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 import nbformat
+import numpy
 import pytest
 from mutants import escaped, refused
 
@@ -232,8 +233,20 @@ def queue_benign(s):
                 best = q
         return best
 
+    cell, shard, pick = s["cell_of"], s["shuffle_shard"], s["pick_queue"]
+
+    def numpy_cell(tenant_id, cells):
+        return numpy.int64(cell(tenant_id, cells))
+
+    def array_shard(tenant_id, n, k):
+        return numpy.array(shard(tenant_id, n, k))
+
+    def numpy_pick(queues, backlog):
+        return numpy.int64(pick(queues, backlog))
+
     return [
         ("4.4", whole_id, crc_cell, rendezvous, ties_at_random),
+        ("4.4", s["tenant_queue"], numpy_cell, array_shard, numpy_pick),
         ("4.4", lru_cache(s["tenant_queue"]), lru_cache(s["cell_of"]), tuple_of_sorted, by_loop),
     ]
 
@@ -309,8 +322,13 @@ def test_a_learner_shape_mistake_is_a_teaching_report(solution):
     def shard_as_text(tenant_id, n, k):
         return ",".join(map(str, range(k)))
 
+    def shard_as_generator(tenant_id, n, k):
+        yield from solution["shuffle_shard"](tenant_id, n, k)
+
     outcome = run("4.4", *_four(solution, shuffle_shard=shard_as_text))
     assert "list of numbers" in outcome.message and "bug in the kit" not in outcome.message
+    outcome = run("4.4", *_four(solution, shuffle_shard=shard_as_generator))
+    assert "used up by the first reader" in outcome.message
 
 
 def test_a_report_names_the_formula_the_learner_used(solution):

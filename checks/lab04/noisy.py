@@ -129,6 +129,9 @@ def _shard(t: Trial, value: Any, n: int, k: int, sent: str) -> tuple[int, ...]:
     if isinstance(value, str | bytes | dict) or not hasattr(value, "__iter__"):
         t.expect(False, expected, short(value), sent=sent,
                  hint="return the tenant's queues as a list of numbers.")
+    t.expect(iter(value) is not value, expected + " (a list)", f"an iterator: {short(value)}",
+             sent=sent, hint="return a list (or tuple, or set): a generator is used up by the "
+                             "first reader, and a producer reads the shard for every message.")
     items = list(value)
     t.expect(all(_is_int(q) and 0 <= q < n for q in items), expected, short(items), sent=sent,
              hint="queue numbers go from 0 to n - 1, n being the count you are given.")

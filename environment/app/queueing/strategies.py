@@ -16,7 +16,8 @@ The learner's functions (lab 4, exercise 4.4):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .model import Route
@@ -80,15 +81,20 @@ def shuffle(shuffle_shard: Callable[[str, int, int], Sequence[int]],
             pick_queue: Callable[[list[int], list[int]], int], n: int, k: int, total: float
             ) -> Layout:
     """Each tenant on k of n queues; each message to the less backlogged of its tenant's k."""
-    shard = _per_tenant(lambda tenant: shuffle_shard(tenant, n, k))
+    shard = _per_tenant(lambda tenant: _listed(shuffle_shard(tenant, n, k)))
     names = [SHARD.format(i) for i in range(n)]
 
     def route(tenant: str, backlog: Mapping[str, int]) -> object:
-        chosen = pick_queue(list(shard(tenant)), [backlog[name] for name in names])
+        chosen = pick_queue(list(shard(tenant)), [backlog[name] for name in names])  # copies
         return SHARD.format(chosen) if _is_int(chosen) else chosen
 
     return Layout(f"shuffle shards ({k} of {n})", route, dict.fromkeys(names, total / n))
 
 
+def _listed(value: object) -> list:
+    """A shard as a list, once: a generator would be used up by the first message."""
+    return list(value) if isinstance(value, Iterable) and not isinstance(value, str) else []
+
+
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
