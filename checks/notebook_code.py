@@ -18,13 +18,21 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def namespace(relative: str, skip_checks: bool = True) -> dict[str, Any]:
+def namespace(relative: str, skip_checks: bool = True,
+              solutions_only: bool = False) -> dict[str, Any]:
+    """Run a notebook's code cells in a fresh namespace and return it.
+
+    ``solutions_only`` runs only the cells holding ``# BEGIN SOLUTION``: the learner's functions
+    without the demo cells (experiments, services) a test does not need.
+    """
     matplotlib.use("Agg")
     notebook = nbformat.read(ROOT / relative, as_version=4)
     names: dict[str, Any] = {"__name__": "__notebook__"}
     with contextlib.redirect_stdout(io.StringIO()):  # the demo cells' prints are not for us
         for cell in notebook.cells:
             if cell.cell_type != "code" or (skip_checks and "check(" in cell.source):
+                continue
+            if solutions_only and "# BEGIN SOLUTION" not in cell.source:
                 continue
             filename = f"{relative}:{cell.get('id')}"
             # Known to linecache, so inspect.getsource works on the functions (as in Jupyter).

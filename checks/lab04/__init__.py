@@ -1,3 +1,4 @@
-"""Checks of lab 4: tenant-aware routing (ingress, service to service) and per-tenant throttling."""
+"""Checks of lab 4: tenant-aware routing (ingress, service to service), per-tenant throttling,
+and queues against noisy neighbours."""
 
-from . import ingress, service_routing, throttling  # noqa: F401  (registers the exercises)
+from . import ingress, noisy, service_routing, throttling  # noqa: F401  (registers the exercises)
