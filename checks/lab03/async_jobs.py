@@ -163,6 +163,11 @@ def _service(t: Trial, reports: Desk, build_report: Callable) -> None:
                  sent=f"GET {urlparse(alice_job).path} as alice",
                  hint="the job exists from the moment it is accepted: its status says it is "
                       "not done yet ('pending'), and there is no result.")
+    with t.case("an unknown job id: 404"):
+        for path in ("/reports/0f1e2d3c4b5a69788796a5b4c3d2e1f0", "/reports/1"):
+            reply = reports.status(path, ALICE)
+            t.expect(reply.status == 404, "404 Not Found", str(reply), hint=NOT_FOUND,
+                     sent=f"GET {path} as alice")
     with t.case("bob (tenant-b) asks for alice's job: 404, not 403"):
         reply = reports.status(alice_job, BOB)
         t.expect(reply.status == 404, "404 Not Found", str(reply), hint=NOT_FOUND,
@@ -170,11 +175,6 @@ def _service(t: Trial, reports: Desk, build_report: Callable) -> None:
                  code_hint="item = desk.table.get_item(Key={'pk': f'TENANT#{ctx.tenant_id}', "
                            "'sk': f'REPORT#{job_id}'}).get('Item'); if item is None: return "
                            "{'error': 'not found'}, 404")
-    with t.case("an unknown job id: 404"):
-        for path in ("/reports/0f1e2d3c4b5a69788796a5b4c3d2e1f0", "/reports/1"):
-            reply = reports.status(path, ALICE)
-            t.expect(reply.status == 404, "404 Not Found", str(reply), hint=NOT_FOUND,
-                     sent=f"GET {path} as alice")
     with t.case("job ids are not guessable (distinct, long, random)"):
         ids = [_job_id(alice_job)] + [_job_id(reports.submit(ALICE)[1]) for _ in range(3)]
         problem = guessable(ids)
