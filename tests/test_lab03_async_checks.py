@@ -102,6 +102,12 @@ def report_mutants(s):
             return {k: found[0][k] for k in ("job_id", "status", "result") if k in found[0]}, 200
         return report_status
 
+    def telling_404(ctx, job_id, desk):
+        found = desk.table.scan(FilterExpression=Attr("job_id").eq(job_id))["Items"]
+        if found and found[0]["pk"] != f"TENANT#{ctx.tenant_id}":
+            return {"error": "not found", "detail": "the job belongs to another tenant"}, 404
+        return s["report_status"](ctx, job_id, desk)
+
     def crashing_status(ctx, job_id, desk):
         job = desk.table.get_item(Key=job_key(ctx.tenant_id, job_id))["Item"]
         return {k: job[k] for k in ("job_id", "status", "result") if k in job}, 200
@@ -136,7 +142,7 @@ def report_mutants(s):
                                ExpressionAttributeValues={":s": "done", ":r": result})
 
     def client(wait_between=True, bounded=True, follow=True, join=True, check_status=True,
-               give_up=True):
+               give_up=True, poll_on_404=False):
         def request_report(service_url, token, wait, max_polls=20):
             headers = {"Authorization": f"Bearer {token}"}
             accepted = requests.post(f"{service_url}/reports", json={}, headers=headers,
@@ -153,6 +159,9 @@ def report_mutants(s):
             polls = range(max_polls) if bounded else itertools.count()
             for _ in polls:
                 answer = requests.get(url, headers=headers, timeout=10)
+                if poll_on_404 and answer.status_code == 404:
+                    wait()
+                    continue
                 answer.raise_for_status()
                 if answer.json()["status"] == "done":
                     return answer.json()["result"]
@@ -180,6 +189,10 @@ def report_mutants(s):
         ("3.4", "finds the job by id with a Scan, whoever asks",
          f(s, report_status=scanning_status(forbidden=False)),
          "bob (tenant-b) asks for alice's job"),
+        ("3.4", "a 404 whose body says the job is another tenant's",
+         f(s, report_status=telling_404), "says no more than his 404 for an unknown id"),
+        ("3.4", "the client polls on through a 404 (as if not ready yet)",
+         f(s, request_report=client(poll_on_404=True)), "the job disappears while polling"),
         ("3.4", "crashes (500) on an unknown id", f(s, report_status=crashing_status),
          "an unknown job id"),
         ("3.4", "answers 200 'unknown' for an unknown id", f(s, report_status=unknown_is_200),
@@ -265,7 +278,7 @@ def report_benign(s):
 
 
 def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=None,
-               id_in_body=False,
+               id_in_body=False, attribute_names=("All",), json_only=False,
                filter_ids=True, dedupe=True, safe=True, drain=True, batch=10, final_read=True,
                step=0.25, deadline_of=None, early=None, delete=True, now=None):
     """The solution's aggregator with one thing changed (or written differently)."""
@@ -288,7 +301,8 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
         def read():
             while True:
                 got = sqs.receive_message(QueueUrl=replies, MaxNumberOfMessages=batch,
-                                          MessageAttributeNames=["All"]).get("Messages", [])
+                                          MessageAttributeNames=list(attribute_names)
+                                          ).get("Messages", [])
                 for message in got:
                     if delete:
                         sqs.delete_message(QueueUrl=replies,
@@ -307,12 +321,17 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
                             quote = json.loads(message["Body"])
                         except ValueError:
                             continue
-                        if not (isinstance(quote, dict) and type(quote.get("price_cents")) is int
+                        if not json_only and not (
+                                isinstance(quote, dict) and type(quote.get("price_cents")) is int
                                 and isinstance(quote.get("supplier"), str)):
                             continue
                     else:
                         quote = json.loads(message["Body"])
-                    if dedupe:
+                    if dedupe and json_only and isinstance(quote, dict):
+                        quotes.setdefault(quote.get("supplier"), quote)
+                    elif dedupe and json_only:
+                        kept.append(quote)
+                    elif dedupe:
                         quotes.setdefault(quote["supplier"], quote)
                     else:
                         kept.append(quote)
@@ -331,7 +350,7 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
             clock.sleep(min(step, remaining) if step else remaining)
             if final_read or clock.now() < deadline:
                 read()
-        return list(quotes.values()) if dedupe else kept
+        return [*quotes.values(), *kept] if dedupe else kept
 
     return gather_quotes
 
@@ -372,6 +391,10 @@ def gather_mutants(s):
         ("3.5", "the correlation id is the item's name",
          (aggregator(id_in_body="item", correlation=lambda item: f"quote-{item}"),),
          "late replies of an earlier request"),
+        ("3.5", "skips only bodies that are not JSON", (aggregator(json_only=True),),
+         "malformed replies"),
+        ("3.5", "receives without MessageAttributeNames (no attributes come back)",
+         (aggregator(attribute_names=()),), "the quotes that arrived by the deadline"),
         ("3.5", "no ReplyTo attribute", (aggregator(reply_to="none"),),
          "every supplier is asked"),
         ("3.5", "a hard-coded reply queue (the lab's own)",

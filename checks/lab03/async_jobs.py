@@ -175,6 +175,15 @@ def _service(t: Trial, reports: Desk, build_report: Callable) -> None:
                  code_hint="item = desk.table.get_item(Key={'pk': f'TENANT#{ctx.tenant_id}', "
                            "'sk': f'REPORT#{job_id}'}).get('Item'); if item is None: return "
                            "{'error': 'not found'}, 404")
+    with t.case("bob's 404 for alice's job says no more than his 404 for an unknown id"):
+        unknown = "/reports/" + "".join(reversed(_job_id(alice_job)))
+        theirs, nobodys = reports.status(alice_job, BOB), reports.status(unknown, BOB)
+        same = (without_ids(theirs.body, _job_id(alice_job))
+                == without_ids(nobodys.body, _job_id(unknown)))
+        t.expect(same, f"the same answer as for an unknown id: {nobodys}", str(theirs),
+                 sent=f"GET {urlparse(alice_job).path} and GET {unknown} as bob",
+                 hint="a 404 whose body says 'belongs to another tenant' confirms the job exists "
+                      "as surely as a 403: answer exactly as for an id that never existed.")
     with t.case("job ids are not guessable (distinct, long, random)"):
         ids = [_job_id(alice_job)] + [_job_id(reports.submit(ALICE)[1]) for _ in range(3)]
         problem = guessable(ids)
@@ -231,6 +240,11 @@ def _every_tenant(t: Trial, reports: Desk, build_report: Callable, lured: str,
                  hint="the job's key comes from the token's tenant, never from the body.")
 
 
+def without_ids(body: Any, job_id: str) -> str:
+    """An answer's body with the asked-for id blanked, to compare two 404s."""
+    return repr(body).replace(job_id, "<id>")
+
+
 def _job_id(url: str) -> str:
     return urlparse(url).path.rstrip("/").rsplit("/", 1)[-1]
 
@@ -255,8 +269,9 @@ def guessable(ids: list[str]) -> str:
 class Waiter:
     """The ``wait`` handed to the learner's client: each call may move the worker one job."""
 
-    def __init__(self, worker: ReportWorker | None, after: int) -> None:
-        self.worker, self.after, self.calls = worker, after, 0
+    def __init__(self, worker: ReportWorker | None, after: int,
+                 action: Callable[[], None] | None = None) -> None:
+        self.worker, self.after, self.calls, self.action = worker, after, 0, action
 
     def __call__(self) -> None:
         self.calls += 1
@@ -265,6 +280,8 @@ class Waiter:
                                "bound (max_polls)")
         if self.worker is not None and self.calls >= self.after:
             self.worker.run(1)
+        if self.action is not None:
+            self.action()
 
 
 def _client(t: Trial, lab: Any, desk: ReportDesk, accept_report: Callable,
@@ -315,6 +332,22 @@ def _client(t: Trial, lab: Any, desk: ReportDesk, accept_report: Callable,
             polled = sum(polls.values())
             t.expect(1 <= polled <= 5, "at most max_polls (4) polls", f"{polled} polls",
                      hint="count the polls, not the waits: max_polls is how many GETs.")
+        with t.case("the job disappears while polling (404): raise, do not poll on"):
+            polls.clear()
+
+            def forget_the_job() -> None:
+                for job_id in polls:
+                    desk.table.delete_item(Key={"pk": tenant_pk("tenant-b"),
+                                                "sk": f"REPORT#{job_id}"})
+
+            gone = Waiter(None, after=0, action=forget_the_job)
+            t.rejects(request_report, service.url, lab.id_token(BOB), gone, 6, accept=REFUSALS,
+                      sent="request_report(..., max_polls=6); after the first poll the job is "
+                           "gone, and its status answers 404",
+                      hint="only a 200 whose status is not 'done' means 'not yet'; a 404 (or "
+                           "any other error) is an answer: raise (response.raise_for_status()).")
+            t.expect(sum(polls.values()) <= 2, "no polls after the 404",
+                     f"{sum(polls.values())} polls", hint="stop at the first 404.")
         with t.case("a refused request (401) raises, it is not a report"):
             polls.clear()
             t.rejects(request_report, service.url, "not-a-token", Waiter(None, 0), 3,

@@ -43,12 +43,11 @@ def _latencies(table: dict[str, list[float]]) -> Callable[[Any, str], float]:
 class Scene:
     """One market of fresh queues, and how a gather went on it."""
 
-    def __init__(self, t: Trial, gather_quotes: Callable, seed: int,
+    def __init__(self, t: Trial, gather_quotes: Callable, suppliers: dict[str, str], seed: int,
                  latency: Callable[[Any, str], float] | None = None) -> None:
         lab = t.lab
         self.t, self.gather_quotes = t, gather_quotes
-        self.market = Market(lab.client("sqs"),
-                             {s: fresh_queue(lab, f"check-quotes-{s}") for s in SUPPLIERS},
+        self.market = Market(lab.client("sqs"), suppliers,
                              fresh_queue(lab, "check-quote-replies"), seed=seed, latency=latency)
         self.start = self.deadline = self.returned = 0.0
         self.got: Counter[Quote] = Counter()
@@ -179,7 +178,10 @@ def malformed(market: Market, at: float, body: str, with_id: bool = True) -> Non
               "deadline - market.clock.now()))",
 )
 def check_scatter_gather(gather_quotes, t: Trial) -> None:
-    seeded = Scene(t, gather_quotes, seed=11)
+    # Fresh supplier queues once: suppliers delete what they pick up, so each scene's market
+    # starts from empty request queues; the reply queue is fresh for every scene.
+    suppliers = {s: fresh_queue(t.lab, f"check-quotes-{s}") for s in SUPPLIERS}
+    seeded = Scene(t, gather_quotes, suppliers, seed=11)
     with t.case("every supplier is asked, with a CorrelationId and a ReplyTo"):
         seeded.gather("brake pads", 2.3)
         seeded.asked(since=0.0)
@@ -190,14 +192,14 @@ def check_scatter_gather(gather_quotes, t: Trial) -> None:
     with t.case("the quotes that arrived by the deadline, and only those"):
         seeded.same_quotes(seeded.expected())
 
-    _hostile_replies(t, gather_quotes)
-    _burst(t, gather_quotes)
-    _an_earlier_request(t, gather_quotes)
+    _hostile_replies(t, gather_quotes, suppliers)
+    _burst(t, gather_quotes, suppliers)
+    _an_earlier_request(t, gather_quotes, suppliers)
 
 
-def _hostile_replies(t: Trial, gather_quotes: Callable) -> None:
+def _hostile_replies(t: Trial, gather_quotes: Callable, suppliers: dict[str, str]) -> None:
     fixed = {"ace": [0.5], "bolt": [1.1], "crank": [1.7], "dyno": [3.2]}
-    scene = Scene(t, gather_quotes, seed=12, latency=_latencies(fixed))
+    scene = Scene(t, gather_quotes, suppliers, seed=12, latency=_latencies(fixed))
     market = scene.market
     market.at(0.35, lambda m, at: another_request(m, at, "ace", 1))
     market.at(0.8, lambda m, at: malformed(m, at, "quote: 12 dollars"))
@@ -223,10 +225,10 @@ def _hostile_replies(t: Trial, gather_quotes: Callable) -> None:
                                "quote per supplier (the first), not one per message.")
 
 
-def _burst(t: Trial, gather_quotes: Callable) -> None:
+def _burst(t: Trial, gather_quotes: Callable, suppliers: dict[str, str]) -> None:
     deadline = 1.9
     fixed = {s: [deadline - 0.05] for s in SUPPLIERS}
-    scene = Scene(t, gather_quotes, seed=13, latency=_latencies(fixed))
+    scene = Scene(t, gather_quotes, suppliers, seed=13, latency=_latencies(fixed))
     for n in range(9):
         scene.market.at(deadline - 0.08, lambda m, at, n=n: another_request(m, at, "bolt", 3 + n))
     with t.case("a burst of 13 replies just before the deadline (more than one receive holds)"):
@@ -237,9 +239,9 @@ def _burst(t: Trial, gather_quotes: Callable) -> None:
                                "it once more when the deadline is reached.")
 
 
-def _an_earlier_request(t: Trial, gather_quotes: Callable) -> None:
+def _an_earlier_request(t: Trial, gather_quotes: Callable, suppliers: dict[str, str]) -> None:
     fixed = {"ace": [0.4, 0.3], "bolt": [1.6, 2.0], "crank": [2.2, 2.0], "dyno": [0.8, 0.5]}
-    scene = Scene(t, gather_quotes, seed=14, latency=_latencies(fixed))
+    scene = Scene(t, gather_quotes, suppliers, seed=14, latency=_latencies(fixed))
     with t.case("late replies of an earlier request are not mixed into the next one"):
         scene.gather("pedals", 1.0)
         first = scene.market.requests[-1].correlation_id

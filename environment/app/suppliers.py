@@ -8,7 +8,8 @@ on the order in which an aggregator asks): the same seed gives the same replies 
 moments on every machine, and some of them come after any reasonable deadline.
 
 Time is simulated: it moves only when someone calls ``clock.sleep``, and while it moves the
-suppliers pick up what is waiting and send every reply that falls due. A scenario may schedule
+suppliers pick up what is waiting (polling at most once a simulated second) and send every
+reply that falls due. A scenario may schedule
 extra events (a reply of another request, a duplicate, a malformed one) with ``at``. The clock
 refuses a loop that reads it thousands of times without sleeping, or that sleeps far past any
 deadline, so such a loop ends with an error that says so instead of hanging.
@@ -28,6 +29,9 @@ CORRELATION_ID = "CorrelationId"
 REPLY_TO = "ReplyTo"
 LATENCY_S = (0.2, 4.0)  # a supplier answers within this many (simulated) seconds
 PRICE_CENTS = (800, 1600)
+# Suppliers poll their queues when time moves, at most once per this many simulated seconds,
+# as workers on a polling loop do (and an aggregator that sleeps in small steps costs few calls).
+POLL_EVERY_S = 1.0
 HORIZON_S = 120.0  # no scenario needs the clock this far; a loop that goes there never ends
 MAX_READS_WITHOUT_SLEEP = 2000
 
@@ -122,6 +126,7 @@ class Market:
         self._rngs = {name: random.Random(f"{self.seed}:{name}") for name in self.supplier_queues}
         self._due: list[tuple[float, int, Callable[[float], None]]] = []
         self._order = count()
+        self._next_poll = 0.0
 
     @property
     def suppliers(self) -> list[str]:
@@ -148,7 +153,9 @@ class Market:
         self.send_reply(at, supplier, correlation_id, body, kind, price_cents, queue, asked_at)
 
     def _advance(self, start: float, end: float) -> None:
-        self._pick_up(start)
+        if start >= self._next_poll:
+            self._pick_up(start)
+            self._next_poll = start + POLL_EVERY_S
         while self._due and self._due[0][0] <= end:
             when, _, action = heapq.heappop(self._due)
             action(when)
