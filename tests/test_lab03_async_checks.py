@@ -369,7 +369,23 @@ def overshooting(step):
 
 
 def gather_mutants(s):
+    right = s["gather_quotes"]
+
+    def messages_not_quotes(item, market, deadline_s):
+        return [{"Body": json.dumps(q), "MessageAttributes": {}}
+                for q in right(item, market, deadline_s)]
+
+    def prices_as_strings(item, market, deadline_s):
+        return [{**q, "price_cents": str(q["price_cents"])}
+                for q in right(item, market, deadline_s)]
+
     return [
+        ("3.5", "returns the reply messages, not the quotes in them", (messages_not_quotes,),
+         "a list of quotes comes back"),
+        ("3.5", "returns None (forgot the return)",
+         (lambda item, market, deadline_s: right(item, market, deadline_s) and None,),
+         "a list of quotes comes back"),
+        ("3.5", "returns prices as strings", (prices_as_strings,), "a list of quotes comes back"),
         ("3.5", "no correlation filter", (aggregator(filter_ids=False),),
          "replies that are not this request's"),
         ("3.5", "waits for every supplier, past the deadline",

@@ -182,7 +182,8 @@ def check_scatter_gather(gather_quotes, t: Trial) -> None:
     # starts from empty request queues; the reply queue is fresh for every scene.
     suppliers = {s: fresh_queue(t.lab, f"check-quotes-{s}") for s in SUPPLIERS}
     seeded = Scene(t, gather_quotes, suppliers, seed=11)
-    with t.case("every supplier is asked, with a CorrelationId and a ReplyTo"):
+    with t.case("every supplier is asked, with a CorrelationId and a ReplyTo, and a list of "
+                "quotes comes back"):
         seeded.gather("brake pads", 2.3)
         seeded.asked(since=0.0)
         t.expect(not seeded.market.dropped, "every request answerable",
