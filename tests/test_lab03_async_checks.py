@@ -486,3 +486,44 @@ def test_supplier_latencies_are_seeded_per_supplier(lab):
         return sorted((s.supplier, s.at, s.price_cents) for s in market.sent)
 
     assert replies(["ace", "bolt"]) == replies(["bolt", "ace"])
+
+
+def test_a_handler_that_fails_answers_a_json_500_that_names_the_error(lab):
+    from environment.app.context import TenantContext
+    from environment.app.reports import ReportDesk, create_report_service
+    from environment.app.serving import serve
+
+    def accept(ctx, body, desk):
+        return {"job": body["missing"]}, 202
+
+    desk = ReportDesk(None, lab.client("sqs"), "")
+    app = create_report_service(desk, lambda request: TenantContext("tenant-a", "basic", "a"),
+                                accept, lambda ctx, job_id, desk: ({}, 404))
+    with serve(app) as service:
+        answer = requests.post(f"{service.url}/reports", json={}, timeout=10)
+        unknown = requests.get(f"{service.url}/reports/x", timeout=10)
+    assert answer.status_code == 500 and "KeyError" in answer.json()["detail"]
+    assert unknown.status_code == 404
+
+
+def test_the_worker_deletes_a_job_only_when_it_was_built(lab):
+    from checks.scratch_queues import fresh_queue
+    from environment.app.reports import ReportDesk, ReportWorker
+
+    sqs = lab.client("sqs")
+    desk = ReportDesk(None, sqs, fresh_queue(lab, "worker-probe"))
+    for n in range(2):
+        sqs.send_message(QueueUrl=desk.queue_url, MessageBody=json.dumps({"job_id": str(n)}))
+    built = []
+
+    def build(job, desk):
+        if job["job_id"] == "0":
+            raise RuntimeError("the first job fails")
+        built.append(job["job_id"])
+
+    worker = ReportWorker(desk, build)
+    with pytest.raises(RuntimeError):
+        worker.step()
+    assert worker.run(5) == 1 and built == ["1"]
+    attributes = sqs.get_queue_attributes(QueueUrl=desk.queue_url, AttributeNames=["All"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
