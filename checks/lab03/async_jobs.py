@@ -23,7 +23,7 @@ from flask import make_response, request
 from environment.account.tenants import TENANTS
 from environment.app.auth import tenant_resolver
 from environment.app.context import TenantContext
-from environment.app.keys import order_sk, product_sk, tenant_pk
+from environment.app.keys import order_sk, product_sk, report_sk, tenant_pk
 from environment.app.reports import ReportDesk, ReportWorker, create_report_service
 from environment.app.serving import serve
 
@@ -338,7 +338,7 @@ def _client(t: Trial, lab: Any, desk: ReportDesk, accept_report: Callable,
             def forget_the_job() -> None:
                 for job_id in polls:
                     desk.table.delete_item(Key={"pk": tenant_pk("tenant-b"),
-                                                "sk": f"REPORT#{job_id}"})
+                                                "sk": report_sk(job_id)})
 
             gone = Waiter(None, after=0, action=forget_the_job)
             t.rejects(request_report, service.url, lab.id_token(BOB), gone, 6, accept=REFUSALS,
