@@ -81,6 +81,20 @@ class Queue:
 # Later labs append their queues here; a dead-letter queue is declared before the queue using it.
 QUEUES: tuple[Queue, ...] = ()
 
+# Lab 3, asynchronous request-response: the report service's jobs, worked off by a worker.
+QUEUES += (
+    Queue("report-jobs-dlq", "report jobs that failed max_receives times"),
+    Queue("report-jobs", "report jobs accepted with 202, waiting for the worker",
+          dead_letter="report-jobs-dlq"),
+)
+# Lab 3, scatter-gather: one request queue per supplier, one reply queue (the return address).
+SUPPLIERS: tuple[str, ...] = ("ace", "bolt", "crank", "dyno")
+QUEUES += (
+    *(Queue(f"quotes-{supplier}", f"requests for quotes to the supplier {supplier}")
+      for supplier in SUPPLIERS),
+    Queue("quote-replies", "the aggregator's return address: every supplier's quotes"),
+)
+
 BUCKET = "documents"  # per-tenant documents under <tenant-id>/ prefixes
 
 ROLES: tuple[Role, ...] = (

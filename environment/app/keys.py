@@ -22,3 +22,8 @@ def product_sk(product_id: str) -> str:
 
 def fulfilment_sk(order_id: str) -> str:
     return f"FULFILMENT#{order_id}"
+
+
+def report_sk(job_id: str) -> str:
+    """A report job (lab 3) lives in its tenant's partition: another tenant cannot even find it."""
+    return f"REPORT#{job_id}"

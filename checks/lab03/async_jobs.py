@@ -1,0 +1,358 @@
+"""Check 3.4: asynchronous request-response, 202 Accepted and a tenant-scoped status resource.
+
+The check serves the report service with the learner's handlers over real HTTP, on a table of
+its own (signed with the check's session, so the IAM gate's audit trail shows how the worker
+read) and a queue of its own. The worker runs in-process for a bounded number of steps; the
+learner's client polls with a ``wait`` the check hands it, which moves the worker along, and
+which refuses to be called forever. Tokens are real: every tenant's user, and Bob asking for
+Alice's job. Numbers vary by tenant so that no constant passes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urljoin, urlparse
+
+import requests
+from flask import make_response, request
+
+from environment.account.tenants import TENANTS
+from environment.app.auth import tenant_resolver
+from environment.app.context import TenantContext
+from environment.app.keys import order_sk, product_sk, report_sk, tenant_pk
+from environment.app.reports import ReportDesk, ReportWorker, create_report_service
+from environment.app.serving import serve
+
+from ..answers import Reply
+from ..framework import NotStarted, Trial, exercise, short
+from ..scratch import PARTITION_READS, ScratchTable, fresh_table, raw_items
+from ..scratch_queues import fresh_queue
+
+ALICE, BOB = TENANTS[0].users[0], TENANTS[1].users[0]
+# Orders per tenant (quantities per order): different for each, so no constant fits them all.
+PLANTED: dict[str, list[int]] = {"tenant-a": [2, 1, 4], "tenant-b": [1, 1, 1, 3, 2],
+                                 "tenant-c": [], "tenant-d": [7, 5], "tenant-aa": [9, 9]}
+WORKER_STEPS = 12
+# What the worker may do on the table: read its tenant's partition, write the job's result.
+WORKER_CALLS = PARTITION_READS | {"GetItem", "PutItem", "UpdateItem"}
+MAX_WAITS = 40
+REFUSALS = (requests.RequestException, RuntimeError, PermissionError, ValueError, LookupError)
+
+ACCEPT = ("answer POST /reports at once with 202 Accepted and a Location header that points at "
+          "the job's status (/reports/<job id>); the work happens later, in the worker.")
+NOT_FOUND = ("look the job up in the caller's own partition (TENANT#<tenant of the token> / "
+             "REPORT#<job id>). Not there is 404, whoever else may own that id: 403 would tell "
+             "the caller that the job exists.")
+WORKER = ("the worker learns the tenant from the job the service queued (the tenant of the "
+          "token that asked), never from what the client sent, and counts that tenant's ORDER# "
+          "items only, with a Query.")
+
+
+def expected_report(tenant_id: str) -> dict[str, int]:
+    quantities = PLANTED[tenant_id]
+    return {"orders": len(quantities), "quantity": sum(quantities)}
+
+
+def planted_items() -> list[dict[str, Any]]:
+    items = [{"pk": tenant_pk(tenant), "sk": order_sk(f"o{n}"), "order_id": f"o{n}",
+              "tenant_id": tenant, "status": "placed",
+              "items": [{"product_id": "p1", "quantity": Decimal(quantity)}]}
+             for tenant, quantities in PLANTED.items() for n, quantity in enumerate(quantities)]
+    # Not orders, in tenant-a's partition: a report counts orders, not everything it finds.
+    items += [{"pk": tenant_pk("tenant-a"), "sk": product_sk(f"p{n}"), "product_id": f"p{n}",
+               "name": "pump", "price_cents": Decimal(900)} for n in range(2)]
+    return items
+
+
+class Desk:
+    """The report service with the learner's handlers, its worker, and what it was asked."""
+
+    def __init__(self, t: Trial, scratch: ScratchTable, desk: ReportDesk, url: str,
+                 worker: ReportWorker) -> None:
+        self.t, self.scratch, self.desk, self.url, self.worker = t, scratch, desk, url, worker
+
+    def ask(self, method: str, path_or_url: str, user: str | None, **kwargs: Any) -> Reply:
+        headers = {"Authorization": f"Bearer {self.t.lab.id_token(user)}"} if user else {}
+        url = urljoin(self.url + "/", path_or_url)
+        try:
+            response = requests.request(method, url, headers=headers, timeout=self.t.timeout,
+                                        allow_redirects=False, **kwargs)
+        except requests.Timeout:
+            self.t.expect(False, "an answer from the report service",
+                          f"no answer within {self.t.timeout:g} s: does a handler hang?")
+        if response.status_code == 501:
+            raise NotStarted(response.json().get("detail", ""))
+        reply = Reply(response)
+        reply.location = response.headers.get("Location")  # type: ignore[attr-defined]
+        return reply
+
+    def submit(self, user: str, body: dict[str, Any] | None = None) -> tuple[Reply, str]:
+        """POST /reports; the reply and the job's status URL (the case fails without one)."""
+        reply = self.ask("POST", "/reports", user, json=body or {})
+        sent = f"POST /reports as {user}" + (f" with the body {short(body, 120)}" if body else "")
+        self.t.expect(reply.status == 202, "202 Accepted", str(reply), hint=ACCEPT, sent=sent,
+                      code_hint="return {'job_id': job_id, 'status': 'pending'}, 202, "
+                                "{'Location': f'/reports/{job_id}'}")
+        location = reply.location  # type: ignore[attr-defined]
+        self.t.expect(bool(location), "a Location header with the job's status URL",
+                      f"202 without Location: {reply.body}", hint=ACCEPT, sent=sent)
+        return reply, urljoin(self.url + "/", location)
+
+    def status(self, url: str, user: str) -> Reply:
+        return self.ask("GET", url, user)
+
+    def run_worker(self, build_report: Callable) -> int:
+        def build(job: dict[str, Any], desk: ReportDesk) -> None:
+            self.t.call(build_report, job, desk,
+                        hint="the worker gets the job as the service queued it (a dict) and "
+                             "the desk; it must not fail on a job of a tenant with no orders.")
+
+        self.worker.build = build
+        return self.worker.run(WORKER_STEPS)
+
+    def done(self, url: str, user: str, tenant_id: str, sent: str) -> None:
+        reply = self.status(url, user)
+        want = expected_report(tenant_id)
+        self.t.expect(reply.status == 200 and reply.body.get("status") == "done",
+                      "200 with status 'done' once the worker ran", str(reply), sent=sent,
+                      hint="the worker stores the result and status 'done' on the job's item; "
+                           "the status resource reads that item.")
+        result = reply.body.get("result")
+        self.t.expect(result == want, f"result {want} ({tenant_id}'s orders)",
+                      f"result {short(result)}", hint=WORKER, sent=sent,
+                      code_hint="Query pk = TENANT#<job's tenant>, sk begins_with 'ORDER#' (all "
+                                "pages); result = {'orders': count, 'quantity': sum of item "
+                                "quantities}")
+
+
+@exercise(
+    "3.4", "asynchronous request-response (202 + status)",
+    ("accept_report", "report_status", "build_report", "request_report"),
+    hint="accept: store a pending job in the caller's partition, queue it, answer 202 with a "
+         "Location. Status: the job from the caller's partition, or 404. Worker: the job's "
+         "tenant from the queued job, the report from that tenant's orders. Client: poll the "
+         "Location, wait() between polls, at most max_polls times, then TimeoutError.",
+    code_hint="job_id = uuid.uuid4().hex; item key {'pk': f'TENANT#{ctx.tenant_id}', "
+              "'sk': f'REPORT#{job_id}'}; message {'tenant_id': ctx.tenant_id, 'job_id': job_id}",
+)
+def check_async_jobs(accept_report, report_status, build_report, request_report,
+                     t: Trial) -> None:
+    lab = t.lab
+    scratch = fresh_table(lab, "check-reports")
+    scratch.put_many(planted_items())
+    desk = ReportDesk(scratch.table, lab.client("sqs"), fresh_queue(lab, "check-report-jobs"))
+    app = create_report_service(desk, tenant_resolver(lab.identity), accept_report,
+                                report_status)
+    with serve(app) as service:
+        reports = Desk(t, scratch, desk, service.url, ReportWorker(desk, build_report))
+        _service(t, reports, build_report)
+    _client(t, lab, desk, accept_report, report_status, build_report, request_report)
+
+
+def _service(t: Trial, reports: Desk, build_report: Callable) -> None:
+    with t.case("POST /reports as alice: 202 Accepted with a Location"):
+        _, alice_job = reports.submit(ALICE)
+    with t.case("the status before the worker ran: 200, not done yet"):
+        reply = reports.status(alice_job, ALICE)
+        t.expect(reply.status == 200 and reply.body.get("status") not in (None, "done"),
+                 "200 with a status such as 'pending'", str(reply),
+                 sent=f"GET {urlparse(alice_job).path} as alice",
+                 hint="the job exists from the moment it is accepted: its status says it is "
+                      "not done yet ('pending'), and there is no result.")
+    with t.case("an unknown job id: 404"):
+        for path in ("/reports/0f1e2d3c4b5a69788796a5b4c3d2e1f0", "/reports/1"):
+            reply = reports.status(path, ALICE)
+            t.expect(reply.status == 404, "404 Not Found", str(reply), hint=NOT_FOUND,
+                     sent=f"GET {path} as alice")
+    with t.case("bob (tenant-b) asks for alice's job: 404, not 403"):
+        reply = reports.status(alice_job, BOB)
+        t.expect(reply.status == 404, "404 Not Found", str(reply), hint=NOT_FOUND,
+                 sent=f"GET {urlparse(alice_job).path} as bob",
+                 code_hint="item = desk.table.get_item(Key={'pk': f'TENANT#{ctx.tenant_id}', "
+                           "'sk': f'REPORT#{job_id}'}).get('Item'); if item is None: return "
+                           "{'error': 'not found'}, 404")
+    with t.case("bob's 404 for alice's job says no more than his 404 for an unknown id"):
+        unknown = "/reports/" + "".join(reversed(_job_id(alice_job)))
+        theirs, nobodys = reports.status(alice_job, BOB), reports.status(unknown, BOB)
+        same = (without_ids(theirs.body, _job_id(alice_job))
+                == without_ids(nobodys.body, _job_id(unknown)))
+        t.expect(same, f"the same answer as for an unknown id: {nobodys}", str(theirs),
+                 sent=f"GET {urlparse(alice_job).path} and GET {unknown} as bob",
+                 hint="a 404 whose body says 'belongs to another tenant' confirms the job exists "
+                      "as surely as a 403: answer exactly as for an id that never existed.")
+    with t.case("job ids are not guessable (distinct, long, random)"):
+        ids = [_job_id(alice_job)] + [_job_id(reports.submit(ALICE)[1]) for _ in range(3)]
+        problem = guessable(ids)
+        t.expect(not problem, "ids such as uuid4().hex", f"{ids}: {problem}",
+                 hint="an id a caller can guess (a counter, a timestamp, a time-based uuid1) "
+                      "invites trying the neighbours' ids; make them random (uuid.uuid4()).")
+    lure = {"tenant_id": "tenant-b", "tenant": "tenant-b", "job_id": "chosen-by-the-client",
+            "status": "done", "result": {"orders": 99, "quantity": 99},
+            "pk": "TENANT#tenant-b", "sk": "REPORT#chosen-by-the-client"}
+    with t.case("a body that names another tenant, a job id and a status (mass assignment)"):
+        sent = f"POST /reports as alice with {short(lure, 100)}"
+        lured = reports.submit(ALICE, lure)[1]
+        t.expect(_job_id(lured) != lure["job_id"], "a job id chosen by the service",
+                 lured, sent=sent, hint="the service names the job; what the client sends "
+                                        "is a parameter of the report at most, never its key.")
+        reply = reports.status(lured, ALICE)
+        t.expect(reply.status == 200 and reply.body.get("status") != "done",
+                 "a pending job", str(reply), sent=sent,
+                 hint="status and result are the service's to write: build the job item from "
+                      "your own fields only, never by merging the request body into it.")
+        for user in (BOB, TENANTS[1].users[1]):
+            other = reports.status(lured, user)
+            t.expect(other.status == 404, "404 for tenant-b's users", str(other), sent=sent,
+                     hint=NOT_FOUND)
+    _every_tenant(t, reports, build_report, lured, sent)
+
+
+def _every_tenant(t: Trial, reports: Desk, build_report: Callable, lured: str,
+                  lured_sent: str) -> None:
+    with t.case("every tenant's report, worked off the queue by the worker"):
+        jobs = [(tenant, tenant.users[0], reports.submit(tenant.users[0])[1])
+                for tenant in TENANTS[1:]]
+        mark = reports.scratch.mark()
+        ran = reports.run_worker(build_report)
+        calls = reports.scratch.calls_since(mark)
+        t.expect(ran >= len(jobs), f"the worker ran the {len(jobs)} jobs and the earlier ones",
+                 f"{ran} jobs ran", hint="accept_report must put each job on desk.queue_url "
+                                         "(desk.sqs.send_message).")
+        for tenant, user, url in jobs:
+            reports.done(url, user, tenant.id, f"GET {urlparse(url).path} as {user}")
+    with t.case("the worker reads the job's tenant partition only (no Scan)"):
+        stray = sorted(set(calls) - WORKER_CALLS)
+        t.expect(not stray, "Query and item reads and writes only",
+                 f"the account saw {dict(calls)}", hint=WORKER)
+    with t.case("the lured job's report is alice's, in alice's partition"):
+        reports.done(lured, ALICE, "tenant-a", lured_sent)
+        marks = (_job_id(lured), "chosen-by-the-client")
+        foreign = [f"{item['pk']} / {item['sk']}"
+                   for item in raw_items(reports.scratch.lab, reports.scratch.name)
+                   if item["pk"] != tenant_pk("tenant-a")
+                   and any(mark in str(item.get(key, "")) for mark in marks
+                           for key in ("pk", "sk", "job_id"))]
+        t.expect(not foreign, "the job's item in alice's partition only", f"items {foreign}",
+                 hint="the job's key comes from the token's tenant, never from the body.")
+
+
+def without_ids(body: Any, job_id: str) -> str:
+    """An answer's body with the asked-for id blanked, to compare two 404s."""
+    return repr(body).replace(job_id, "<id>")
+
+
+def _job_id(url: str) -> str:
+    return urlparse(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def guessable(ids: list[str]) -> str:
+    """Why a list of job ids looks guessable, or '' (distinct, >= 16 characters, and any two
+    differ in most positions, which counters, timestamps and uuid1 do not)."""
+    if len(set(ids)) != len(ids):
+        return "the same id twice"
+    short_ids = [i for i in ids if len(re.sub(r"[^0-9A-Za-z]", "", i)) < 16]
+    if short_ids:
+        return f"{short_ids[0]!r} is short: a few guesses find it"
+    for n, first in enumerate(ids):
+        for second in ids[n + 1:]:
+            length = min(len(first), len(second))
+            same = sum(a == b for a, b in zip(first, second, strict=False))
+            if same > length // 2:
+                return f"{first!r} and {second!r} share {same} of {length} characters"
+    return ""
+
+
+class Waiter:
+    """The ``wait`` handed to the learner's client: each call may move the worker one job."""
+
+    def __init__(self, worker: ReportWorker | None, after: int,
+                 action: Callable[[], None] | None = None) -> None:
+        self.worker, self.after, self.calls, self.action = worker, after, 0, action
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.calls > MAX_WAITS:
+            raise RuntimeError(f"wait() was called {MAX_WAITS} times: a poll loop needs a "
+                               "bound (max_polls)")
+        if self.worker is not None and self.calls >= self.after:
+            self.worker.run(1)
+        if self.action is not None:
+            self.action()
+
+
+def _client(t: Trial, lab: Any, desk: ReportDesk, accept_report: Callable,
+            report_status: Callable, build_report: Callable, request_report: Callable) -> None:
+    polls: Counter[str] = Counter()
+
+    def accept_elsewhere(ctx: TenantContext, body: dict[str, Any], d: ReportDesk) -> Any:
+        response = make_response(accept_report(ctx, body, d))
+        job_id = _job_id(response.headers.get("Location", ""))
+        response.headers["Location"] = f"{request.host_url}v2/report-jobs/{job_id}"
+        return response
+
+    def counted_status(ctx: TenantContext, job_id: str, d: ReportDesk) -> Any:
+        polls[job_id] += 1
+        return report_status(ctx, job_id, d)
+
+    app = create_report_service(desk, tenant_resolver(lab.identity), accept_elsewhere,
+                                counted_status, status_route="/v2/report-jobs/<job_id>")
+    worker = ReportWorker(desk, build_report)
+    carol = TENANTS[2].users[0]
+    dave = TENANTS[3].users[0]
+    with serve(app) as service:
+        with t.case("request_report follows the Location (absolute, on another path) until "
+                    "done"):
+            wait = Waiter(worker, after=3)
+            result = t.call(request_report, service.url, lab.id_token(dave), wait, 10,
+                            hint="POST, then GET the URL in the Location header (resolve it "
+                                 "against the service URL: it may be absolute or relative), "
+                                 "until the status is 'done'; return the job's result.")
+            want = expected_report("tenant-d")
+            t.expect(result == want, f"the report {want}", short(result),
+                     sent="request_report(url, dave's token, wait, max_polls=10)",
+                     hint="return the result of the job once its status is 'done'.")
+            polled = sum(polls.values())
+            t.expect(polled <= wait.calls + 1, "one poll per wait()",
+                     f"{polled} polls for {wait.calls} waits",
+                     hint="call wait() between two polls: without it the loop hammers the "
+                          "service (and, in this check, the worker never gets a turn).")
+        with t.case("a job that never finishes: TimeoutError after max_polls polls"):
+            polls.clear()
+            wait = Waiter(None, after=0)
+            t.rejects(request_report, service.url, lab.id_token(carol), wait, 4,
+                      accept=(TimeoutError,), sent="request_report(..., max_polls=4) for a job "
+                                                  "the worker never runs",
+                      hint="a poll loop has a bound: after max_polls polls that were not done, "
+                           "raise TimeoutError (the caller decides what to do next).",
+                      code_hint="for _ in range(max_polls): ... ; raise TimeoutError(...)")
+            polled = sum(polls.values())
+            t.expect(1 <= polled <= 5, "at most max_polls (4) polls", f"{polled} polls",
+                     hint="count the polls, not the waits: max_polls is how many GETs.")
+        with t.case("the job disappears while polling (404): raise, do not poll on"):
+            polls.clear()
+
+            def forget_the_job() -> None:
+                for job_id in polls:
+                    desk.table.delete_item(Key={"pk": tenant_pk("tenant-b"),
+                                                "sk": report_sk(job_id)})
+
+            gone = Waiter(None, after=0, action=forget_the_job)
+            t.rejects(request_report, service.url, lab.id_token(BOB), gone, 6, accept=REFUSALS,
+                      sent="request_report(..., max_polls=6); after the first poll the job is "
+                           "gone, and its status answers 404",
+                      hint="only a 200 whose status is not 'done' means 'not yet'; a 404 (or "
+                           "any other error) is an answer: raise (response.raise_for_status()).")
+            t.expect(sum(polls.values()) <= 2, "no polls after the 404",
+                     f"{sum(polls.values())} polls", hint="stop at the first 404.")
+        with t.case("a refused request (401) raises, it is not a report"):
+            polls.clear()
+            t.rejects(request_report, service.url, "not-a-token", Waiter(None, 0), 3,
+                      accept=REFUSALS, sent="request_report with a token the service refuses",
+                      hint="check each answer's status (response.raise_for_status()): a 401 "
+                           "is an error to raise, not a job to poll or a result to return.")
+            t.expect(sum(polls.values()) == 0, "no polls after a refused POST",
+                     f"{sum(polls.values())} polls", hint="stop at the first refusal.")
