@@ -22,6 +22,7 @@ from . import checks_bench, gate, grading, startup
 def main() -> None:
     os.environ["LAB_PORT"] = os.environ.get("LAB_BENCH_PORT") or str(emulator.free_port())
     os.environ["LAB_STATE_DIR"] = tempfile.mkdtemp(prefix="lab-bench-")
+    os.environ["LAB_EMF_PORT"] = os.environ.get("LAB_BENCH_EMF_PORT") or str(emulator.free_port())
     settings = load_settings()
     console = Console(width=130)
     rows = []

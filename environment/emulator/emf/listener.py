@@ -83,18 +83,25 @@ class Agent:
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             tcp.bind((self.host, self.port))
             tcp.listen(128)
-            tcp.setblocking(False)
-            self._selector.register(tcp, selectors.EVENT_READ, "accept")
-            if self.udp:
-                datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                datagrams.bind((self.host, self.port))
-                datagrams.setblocking(False)
-                self._selector.register(datagrams, selectors.EVENT_READ, "udp")
         except OSError as error:
+            tcp.close()
             self.error = (f"cannot listen on {self.host}:{self.port} ({error.strerror}); "
                           "another environment's agent may hold it: set LAB_EMF_PORT")
             self._log("ERROR", self.error)
             return False
+        tcp.setblocking(False)
+        self._selector.register(tcp, selectors.EVENT_READ, "accept")
+        if self.udp:
+            datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                datagrams.bind((self.host, self.port))
+            except OSError as error:  # TCP is what aws-embedded-metrics uses by default
+                datagrams.close()
+                self.udp = False
+                self._log("WARNING", f"no UDP on port {self.port} ({error.strerror}); TCP only")
+            else:
+                datagrams.setblocking(False)
+                self._selector.register(datagrams, selectors.EVENT_READ, "udp")
         self._wake_r.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._running = True

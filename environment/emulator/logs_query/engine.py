@@ -96,7 +96,8 @@ def run(query: Query, records: Iterable[Record]) -> list[dict[str, str]]:
         table = _sorted(table, query.sort, lambda t, name: t.get(name))
     table = table[:query.limit or DEFAULT_LIMIT]
     names = query.display or None
-    return [{k: _text(k, v) for k, v in t.items() if names is None or k in names} for t in table]
+    shown = [{k: _text(k, v) for k, v in t.items() if names is None or k in names} for t in table]
+    return [row for row in shown if row]
 
 
 def _stats(rows: list[Row], aggregates: list[Aggregate], by: list[str]) -> list[dict[str, Any]]:
