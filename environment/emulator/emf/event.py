@@ -100,12 +100,13 @@ def parse(line: bytes | str) -> Event:
     if not isinstance(group, str) or not group.strip():
         raise Malformed("_aws.LogGroupName is missing or empty: the agent needs a log group")
     stream = meta.get("LogStreamName")
-    if stream is not None and (not isinstance(stream, str) or not stream.strip()):
-        raise Malformed("_aws.LogStreamName is not a non-empty string")
+    if stream is not None and not isinstance(stream, str):
+        raise Malformed("_aws.LogStreamName is not a string")
+    # aws-embedded-metrics sends "" when no stream is configured: the agent's default applies
     timestamp = meta.get("Timestamp")
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float) or timestamp < 0:
         raise Malformed("_aws.Timestamp must be a number of epoch milliseconds")
-    event = Event(group, stream or DEFAULT_LOG_STREAM, text, int(timestamp))
+    event = Event(group, (stream or "").strip() or DEFAULT_LOG_STREAM, text, int(timestamp))
     try:
         data = tuple(_metrics(root, meta, int(timestamp)))
     except Malformed as problem:

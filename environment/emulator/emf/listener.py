@@ -169,14 +169,16 @@ class Agent:
                                    f"{error}")
 
     def _drain(self) -> None:
-        for _ in range(DRAIN_ROUNDS):
-            if not self._round(0):
-                break
-        self._flush()
-        with self._lock:
-            waiters, self._waiters = self._waiters, []
-        for done in waiters:
-            done.set()
+        try:
+            for _ in range(DRAIN_ROUNDS):
+                if not self._round(0):
+                    break
+            self._flush()
+        finally:  # a waiter is always answered, whatever happened to the events
+            with self._lock:
+                waiters, self._waiters = self._waiters, []
+            for done in waiters:
+                done.set()
 
     def _round(self, timeout: float | None) -> bool:
         """Handle every ready socket once; whether any had data (the wake-up aside)."""
@@ -287,7 +289,11 @@ class Agent:
         if not self._pending:
             return
         events, self._pending = self._pending, []
-        outcome = self._publish(events)
+        try:
+            outcome = self._publish(events)
+        except Exception as error:  # noqa: BLE001 - the agent never stops
+            outcome = Outcome(errors=[f"publishing {len(events)} events failed: "
+                                      f"{type(error).__name__}: {error}"])
         with self._lock:
             self.counters.stored += outcome.stored
             self.counters.published += outcome.published

@@ -5,11 +5,13 @@ calls a real agent makes (``PutLogEvents``, ``PutMetricData``), so what it store
 what a learner's ``filter_log_events`` or ``get_metric_data`` reads back. Like the CloudWatch
 agent it creates the log group and stream the first time it writes to them, batches events
 within CloudWatch's limits (10,000 events or 1 MB per call, sorted by time, spanning at most
-24 hours), and publishes no metrics for an event CloudWatch Logs rejected (too old or too new).
+24 hours), and publishes no metrics for an event CloudWatch Logs rejects (more than 14 days old
+or 2 hours ahead: the agent checks its clock first, and trusts ``rejectedLogEventsInfo`` after).
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each event's size
 MAX_SPAN_MS = 24 * 3600 * 1000
 MAX_METRIC_DATA = 1000  # MetricData entries per PutMetricData
+MAX_AGE_MS = 14 * 24 * 3600 * 1000  # CloudWatch Logs refuses older events ...
+MAX_AHEAD_MS = 2 * 3600 * 1000  # ... and events more than two hours ahead
 
 
 @dataclass
@@ -37,8 +41,10 @@ class Outcome:
 class Publisher:
     """Writes batches of events with two boto3 clients (logs and cloudwatch) of the account."""
 
-    def __init__(self, client: Callable[[str], Any]) -> None:
+    def __init__(self, client: Callable[[str], Any],
+                 clock: Callable[[], float] = time.time) -> None:
         self._client = client
+        self._clock = clock
         self._ready: set[tuple[str, str]] = set()  # (group, stream) known to exist
 
     def forget(self) -> None:
@@ -49,7 +55,11 @@ class Publisher:
         outcome = Outcome()
         data: list[Datum] = []
         targets: dict[tuple[str, str], list[Event]] = defaultdict(list)
+        now = self._clock() * 1000
         for event in events:
+            if not now - MAX_AGE_MS <= event.timestamp_ms <= now + MAX_AHEAD_MS:
+                outcome.rejected.append(_rejected(event))
+                continue
             targets[(event.log_group, event.log_stream)].append(event)
         for (group, stream), batch in targets.items():
             for chunk in _chunks(sorted(batch, key=lambda e: e.timestamp_ms)):
@@ -90,11 +100,7 @@ class Publisher:
                                   f"events: {_reason(error)}")
             return []
         kept = _kept(len(chunk), answer.get("rejectedLogEventsInfo") or {})
-        for index, event in enumerate(chunk):
-            if index not in kept:
-                outcome.rejected.append(f"{group}/{stream}: CloudWatch Logs rejected the event "
-                                        f"with timestamp {event.timestamp_ms} (more than 14 "
-                                        "days old or 2 hours ahead)")
+        outcome.rejected += [_rejected(e) for i, e in enumerate(chunk) if i not in kept]
         outcome.stored += len(kept)
         return [datum for index in sorted(kept) for datum in chunk[index].data]
 
@@ -116,6 +122,12 @@ def _kept(count: int, rejected: dict[str, int]) -> set[int]:
                 rejected.get("expiredLogEventEndIndex", -1)) + 1
     end = rejected.get("tooNewLogEventStartIndex", count)
     return set(range(first, min(end, count)))
+
+
+def _rejected(event: Event) -> str:
+    return (f"{event.log_group}/{event.log_stream}: CloudWatch Logs rejects the event with "
+            f"timestamp {event.timestamp_ms} (more than 14 days old or 2 hours ahead); its "
+            "metrics are not published either")
 
 
 def _chunks(events: list[Event]) -> Iterator[list[Event]]:
