@@ -16,7 +16,7 @@ from rich.table import Table
 from environment import emulator
 from environment.settings import load_settings
 
-from . import checks_bench, gate, grading, startup
+from . import checks_bench, emf_bench, gate, grading, startup
 
 
 def main() -> None:
@@ -31,6 +31,8 @@ def main() -> None:
         rows += startup.run(settings)
         console.print("[dim]checks on the solutions ...[/dim]")
         rows += checks_bench.run(settings)
+        console.print("[dim]EMF agent and log queries ...[/dim]")
+        rows += emf_bench.run(settings)
     finally:
         emulator.stop(settings)
     console.print("[dim]IAM gate against plain moto ...[/dim]")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_EVENT_BYTES = 256 * 1024 - 26  # CloudWatch Logs: 256 KB per event, 26 of them its own
@@ -51,12 +52,13 @@ class Datum:
     timestamp_ms: int
     storage_resolution: int = 60
 
-    def metric_datum(self) -> dict[str, Any]:
-        """The ``MetricData`` entry: unique values with their counts, as CloudWatch keeps them."""
-        counts: dict[float, int] = {}
-        for value in self.values:
-            counts[value] = counts.get(value, 0) + 1
-        from datetime import UTC, datetime
+    def metric_datum(self, counts: dict[float, int] | None = None) -> dict[str, Any]:
+        """The ``MetricData`` entry: unique values with their counts, as CloudWatch keeps them
+        (``counts`` in place of this datum's own values, when the publisher merged several)."""
+        if counts is None:
+            counts = {}
+            for value in self.values:
+                counts[value] = counts.get(value, 0) + 1
 
         return {"MetricName": self.name,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],

@@ -46,7 +46,7 @@ class _Connection:
 class Counters:
     lines: int = 0  # non-blank lines received
     stored: int = 0  # log events written
-    published: int = 0  # metric data published
+    published: int = 0  # metric values published (a metric with 3 values counts 3)
     malformed: int = 0  # lines not stored at all
     without_metrics: int = 0  # lines stored, metrics not extracted
     rejected: int = 0  # events CloudWatch Logs refused (too old, too new)

@@ -24,6 +24,7 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each event's size
 MAX_SPAN_MS = 24 * 3600 * 1000
 MAX_METRIC_DATA = 1000  # MetricData entries per PutMetricData
+MAX_VALUES_PER_DATUM = 150  # distinct Values per MetricData entry
 MAX_AGE_MS = 14 * 24 * 3600 * 1000  # CloudWatch Logs refuses older events ...
 MAX_AHEAD_MS = 2 * 3600 * 1000  # ... and events more than two hours ahead
 
@@ -64,16 +65,13 @@ class Publisher:
         for (group, stream), batch in targets.items():
             for chunk in _chunks(sorted(batch, key=lambda e: e.timestamp_ms)):
                 data += self._store(group, stream, chunk, outcome)
-        by_namespace: dict[str, list[Datum]] = defaultdict(list)
-        for datum in data:
-            by_namespace[datum.namespace].append(datum)
-        for namespace, datums in by_namespace.items():
-            for start in range(0, len(datums), MAX_METRIC_DATA):
-                part = datums[start:start + MAX_METRIC_DATA]
+        for namespace, merged in _merged(data).items():
+            for start in range(0, len(merged), MAX_METRIC_DATA):
+                part = merged[start:start + MAX_METRIC_DATA]
                 try:
-                    self._client("cloudwatch").put_metric_data(
-                        Namespace=namespace, MetricData=[d.metric_datum() for d in part])
-                    outcome.published += len(part)
+                    self._client("cloudwatch").put_metric_data(Namespace=namespace,
+                                                               MetricData=part)
+                    outcome.published += sum(int(sum(d["Counts"])) for d in part)
                 except Exception as error:  # noqa: BLE001 - reported, never fatal
                     outcome.errors.append(f"PutMetricData to {namespace!r} failed for "
                                           f"{len(part)} data: {_reason(error)}")
@@ -114,6 +112,32 @@ class Publisher:
             except logs.exceptions.ResourceAlreadyExistsException:
                 pass
         self._ready.add((group, stream))
+
+
+def _merged(data: list[Datum]) -> dict[str, list[dict[str, Any]]]:
+    """The data as CloudWatch stores it: one entry per metric, dimensions, unit and period
+    (a minute, or a second at high resolution), each value with its count.
+
+    CloudWatch keeps data points at that granularity anyway, so reads are unchanged; the agent
+    sends tens of entries where a burst had thousands of events.
+    """
+    merged: dict[tuple[Any, ...], dict[float, int]] = defaultdict(dict)
+    for datum in data:
+        period = 1000 if datum.storage_resolution == 1 else 60_000
+        key = (datum.namespace, datum.name, datum.dimensions, datum.unit,
+               datum.storage_resolution, datum.timestamp_ms - datum.timestamp_ms % period)
+        counts = merged[key]
+        for value in datum.values:
+            counts[value] = counts.get(value, 0) + 1
+    by_namespace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (namespace, name, dimensions, unit, resolution, stamp), counts in merged.items():
+        values = list(counts.items())
+        for start in range(0, len(values), MAX_VALUES_PER_DATUM):
+            part = values[start:start + MAX_VALUES_PER_DATUM]
+            by_namespace[namespace].append(Datum(
+                namespace, name, dimensions, (), unit, stamp, resolution).metric_datum(
+                    {value: count for value, count in part}))
+    return by_namespace
 
 
 def _kept(count: int, rejected: dict[str, int]) -> set[int]:
