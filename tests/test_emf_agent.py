@@ -402,3 +402,18 @@ def test_the_agent_writes_through_the_http_endpoint_as_the_account():
                              parse(line(emf(timestamp=NOW + 3 * 3600 * 1000)))])
     assert (stale.stored, stale.published, len(stale.rejected)) == (0, 0, 2)
     assert len(writes) == 6 and "more than 14 days old" in stale.rejected[0]
+
+
+def test_a_reset_of_the_account_zeroes_the_counters_and_recreates_groups(agent):
+    from environment.emulator.emf.status import with_agent
+
+    forgotten: list[bool] = []
+    passed: list[str] = []
+    app = with_agent(lambda environ, start: passed.append(environ["PATH_INFO"]) or [b""],
+                     agent, lambda: forgotten.append(True))
+    send(agent, line(emf()) + b"\n")
+    app({"PATH_INFO": "/moto-api/reset"}, lambda *a: None)
+    assert forgotten == [True] and passed == ["/moto-api/reset"]
+    assert agent.recorder.events and agent.status()["stored"] == 0  # sent before: processed
+    answer = app({"PATH_INFO": "/_lab/emf", "QUERY_STRING": "settle=1"}, lambda *a: None)
+    assert json.loads(b"".join(answer))["settled"] is True and passed == ["/moto-api/reset"]
