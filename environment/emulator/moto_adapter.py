@@ -417,6 +417,19 @@ def pending_upload_key(bucket: str, upload_id: str) -> str | None:
     return None
 
 
+# --- CloudWatch: the EMF agent publishes as the account -----------------------------------------
+
+def put_metric_data(region: str, namespace: str, data: list[dict[str, Any]]) -> None:
+    """PutMetricData into moto's CloudWatch backend, shaped as moto's handler passes it (naive
+    UTC timestamps); moto's own validation runs. For the EMF agent, which writes as the account
+    and must not pay for HTTP round trips of thousands of data points."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    shaped = [{**d, "Timestamp": d["Timestamp"].astimezone(UTC).replace(tzinfo=None)}
+              if d.get("Timestamp") is not None and d["Timestamp"].tzinfo else d for d in data]
+    cloudwatch_backends[ACCOUNT][region].put_metric_data(namespace, shaped)
+
+
 # --- CloudWatch Logs: queries and filter patterns answered by the kit ---------------------------
 
 LogRecord = tuple[int, str, str, str, str, int]  # timestamp, message, stream, group, ptr, ingested

@@ -118,10 +118,12 @@ def emf_agent(host: str, port: int) -> tuple[Any, Callable[[], None]]:
     from ..settings import load_settings
     from .emf import Agent
     from .emf.publish import Publisher
+    from .moto_adapter import put_metric_data
 
     settings = dataclasses.replace(load_settings(), endpoint=f"http://{host}:{port}",
                                    embedded=True)
-    publisher = Publisher(settings.client)
+    publisher = Publisher(settings.client, put_metrics=lambda namespace, data: put_metric_data(
+        settings.region, namespace, data))
     log = settings.state_dir / f"emf-agent-{port}.log"
     return Agent("127.0.0.1", settings.emf_port, publisher.write, log), publisher.forget
 

@@ -52,14 +52,11 @@ class Datum:
     timestamp_ms: int
     storage_resolution: int = 60
 
-    def metric_datum(self, counts: dict[float, int] | None = None) -> dict[str, Any]:
-        """The ``MetricData`` entry: unique values with their counts, as CloudWatch keeps them
-        (``counts`` in place of this datum's own values, when the publisher merged several)."""
-        if counts is None:
-            counts = {}
-            for value in self.values:
-                counts[value] = counts.get(value, 0) + 1
-
+    def metric_datum(self) -> dict[str, Any]:
+        """The ``MetricData`` entry: unique values with their counts, as CloudWatch keeps them."""
+        counts: dict[float, int] = {}
+        for value in self.values:
+            counts[value] = counts.get(value, 0) + 1
         return {"MetricName": self.name,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
                 "Timestamp": datetime.fromtimestamp(self.timestamp_ms / 1000, UTC),

@@ -1,12 +1,17 @@
 """Write parsed EMF events to CloudWatch Logs and publish their metrics to CloudWatch.
 
-The agent writes as the account, through the emulator's own HTTP front door and the same boto3
-calls a real agent makes (``PutLogEvents``, ``PutMetricData``), so what it stores is exactly
-what a learner's ``filter_log_events`` or ``get_metric_data`` reads back. Like the CloudWatch
-agent it creates the log group and stream the first time it writes to them, batches events
-within CloudWatch's limits (10,000 events or 1 MB per call, sorted by time, spanning at most
-24 hours), and publishes no metrics for an event CloudWatch Logs rejects (more than 14 days old
-or 2 hours ahead: the agent checks its clock first, and trusts ``rejectedLogEventsInfo`` after).
+The agent writes as the account. Log events go through the emulator's own HTTP front door with
+the boto3 call a real agent makes (``PutLogEvents``), so what it stores is exactly what a
+learner's ``filter_log_events`` reads back. Metric data takes ``put_metrics``: in the emulator,
+moto's own ``PutMetricData`` backend call (``moto_adapter.put_metric_data``, the same call and
+validation moto's handler makes), because serialising thousands of ``MetricData`` members over
+HTTP and parsing them back costs ten times the rest of the agent's work; without it, boto3.
+
+Like the CloudWatch agent it creates the log group and stream the first time it writes to
+them, and batches events within CloudWatch's limits (10,000 events or 1 MB per call, sorted by
+time, spanning less than 24 hours). It publishes no metrics for an event CloudWatch Logs
+rejects (more than 14 days old or 2 hours ahead): it checks its clock first, and trusts
+``rejectedLogEventsInfo`` after.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each event's size
 MAX_SPAN_MS = 24 * 3600 * 1000
 MAX_METRIC_DATA = 1000  # MetricData entries per PutMetricData
-MAX_VALUES_PER_DATUM = 150  # distinct Values per MetricData entry
+PutMetrics = Callable[[str, list[dict[str, Any]]], None]  # (namespace, MetricData)
 MAX_AGE_MS = 14 * 24 * 3600 * 1000  # CloudWatch Logs refuses older events ...
 MAX_AHEAD_MS = 2 * 3600 * 1000  # ... and events more than two hours ahead
 
@@ -42,10 +47,12 @@ class Outcome:
 class Publisher:
     """Writes batches of events with two boto3 clients (logs and cloudwatch) of the account."""
 
-    def __init__(self, client: Callable[[str], Any],
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Callable[[str], Any], clock: Callable[[], float] = time.time,
+                 put_metrics: PutMetrics | None = None) -> None:
         self._client = client
         self._clock = clock
+        self._put_metrics = put_metrics or (lambda namespace, data: client(
+            "cloudwatch").put_metric_data(Namespace=namespace, MetricData=data))
         self._ready: set[tuple[str, str]] = set()  # (group, stream) known to exist
 
     def forget(self) -> None:
@@ -65,13 +72,15 @@ class Publisher:
         for (group, stream), batch in targets.items():
             for chunk in _chunks(sorted(batch, key=lambda e: e.timestamp_ms)):
                 data += self._store(group, stream, chunk, outcome)
-        for namespace, merged in _merged(data).items():
-            for start in range(0, len(merged), MAX_METRIC_DATA):
-                part = merged[start:start + MAX_METRIC_DATA]
+        by_namespace: dict[str, list[Datum]] = defaultdict(list)
+        for datum in data:
+            by_namespace[datum.namespace].append(datum)
+        for namespace, datums in by_namespace.items():
+            for start in range(0, len(datums), MAX_METRIC_DATA):
+                part = datums[start:start + MAX_METRIC_DATA]
                 try:
-                    self._client("cloudwatch").put_metric_data(Namespace=namespace,
-                                                               MetricData=part)
-                    outcome.published += sum(int(sum(d["Counts"])) for d in part)
+                    self._put_metrics(namespace, [d.metric_datum() for d in part])
+                    outcome.published += sum(len(d.values) for d in part)
                 except Exception as error:  # noqa: BLE001 - reported, never fatal
                     outcome.errors.append(f"PutMetricData to {namespace!r} failed for "
                                           f"{len(part)} data: {_reason(error)}")
@@ -112,32 +121,6 @@ class Publisher:
             except logs.exceptions.ResourceAlreadyExistsException:
                 pass
         self._ready.add((group, stream))
-
-
-def _merged(data: list[Datum]) -> dict[str, list[dict[str, Any]]]:
-    """The data as CloudWatch stores it: one entry per metric, dimensions, unit and period
-    (a minute, or a second at high resolution), each value with its count.
-
-    CloudWatch keeps data points at that granularity anyway, so reads are unchanged; the agent
-    sends tens of entries where a burst had thousands of events.
-    """
-    merged: dict[tuple[Any, ...], dict[float, int]] = defaultdict(dict)
-    for datum in data:
-        period = 1000 if datum.storage_resolution == 1 else 60_000
-        key = (datum.namespace, datum.name, datum.dimensions, datum.unit,
-               datum.storage_resolution, datum.timestamp_ms - datum.timestamp_ms % period)
-        counts = merged[key]
-        for value in datum.values:
-            counts[value] = counts.get(value, 0) + 1
-    by_namespace: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for (namespace, name, dimensions, unit, resolution, stamp), counts in merged.items():
-        values = list(counts.items())
-        for start in range(0, len(values), MAX_VALUES_PER_DATUM):
-            part = values[start:start + MAX_VALUES_PER_DATUM]
-            by_namespace[namespace].append(Datum(
-                namespace, name, dimensions, (), unit, stamp, resolution).metric_datum(
-                    {value: count for value, count in part}))
-    return by_namespace
 
 
 def _kept(count: int, rejected: dict[str, int]) -> set[int]:
