@@ -176,6 +176,27 @@ def test_plain_patterns_are_left_to_moto_and_broken_json_ones_refused():
             message_filter(broken)
 
 
+def test_the_gate_reads_log_group_arns_and_refuses_foreign_ones():
+    from environment.emulator.iam.calls import Call, Unclassifiable
+    from environment.emulator.iam.requests import authorizations
+
+    def resources(**params):
+        call = Call("logs", "StartQuery", "json", params)
+        return [q.resource for q in authorizations(call, lambda *a: None)]
+
+    base = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:"
+    assert resources(logGroupIdentifiers=[f"{base}b:*", "a"], logGroupName="a") == [
+        f"{base}a", f"{base}b"]
+    assert resources() == ["*"]
+    for foreign in (f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:a",
+                    "arn:aws:logs:us-east-1:999999999999:log-group:a", "arn:aws:s3:::a"):
+        with pytest.raises(Unclassifiable):
+            resources(logGroupIdentifier=foreign)
+    with pytest.raises(Unclassifiable):
+        authorizations(Call("logs", "PutLogEvents", "json", {"logGroupName": "a"}),
+                       lambda *a: None)
+
+
 # --- through boto3, behind the IAM gate ------------------------------------------------------
 
 GROUP = "log-queries-test"
@@ -219,6 +240,8 @@ def test_filter_log_events_with_a_json_pattern_finds_one_tenants_errors(logs):
         client.filter_log_events(logGroupName=GROUP, filterPattern="{ $.level = }")
     assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
     assert "Invalid filter pattern" in raised.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):  # refused even where there is no event to match
+        client.filter_log_events(logGroupName=f"{GROUP}-other", filterPattern="{ $.level = }")
 
 
 def test_insights_filter_and_stats_through_the_api(logs):

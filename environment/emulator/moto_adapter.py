@@ -485,6 +485,19 @@ def install_log_queries(run: LogQueryRunner, message_filter: MessageFilter) -> N
         def matches(self, message: str) -> bool:
             return self._kit(message) if self._kit is not None else self._moto.matches(message)
 
+    backend = models.LogsBackend
+    search = getattr(backend, "_kit_original_search", backend.filter_log_events)
+
+    def filter_log_events(self: Any, log_group_name: str, log_stream_names: list[str],
+                          start_time: int, end_time: int, limit: int | None,
+                          next_token: str | None, filter_pattern: str,
+                          interleaved: bool) -> Any:
+        EventMessageFilter(filter_pattern)  # a pattern outside the subset fails with no events too
+        return search(self, log_group_name, log_stream_names, start_time, end_time, limit,
+                      next_token, filter_pattern, interleaved)
+
     models._kit_original_filter = original
+    backend._kit_original_search = search
     models.execute_query = execute_query
     models.EventMessageFilter = EventMessageFilter
+    backend.filter_log_events = filter_log_events
