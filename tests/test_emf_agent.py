@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from environment.emf import settled, use_agent
 from environment.emulator import free_port
 from environment.emulator.emf import DEFAULT_LOG_STREAM, MAX_EVENT_BYTES, Agent, Malformed, parse
 from environment.emulator.emf.publish import Outcome, Publisher, _chunks, _kept
@@ -284,9 +285,8 @@ def test_aws_embedded_metrics_in_agent_mode_end_to_end(emulator_agent):
 
     config = get_config()
     saved = (config.agent_endpoint, config.environment, config.log_group_name)
-    config.agent_endpoint = lab.settings.emf_endpoint
-    config.environment, config.log_group_name = "Default", "emf-test-orders"
-    EnvironmentCache.environment = None
+    use_agent(lab.settings, log_group="emf-test-orders")
+    assert (config.agent_endpoint, config.environment) == (lab.settings.emf_endpoint, "Default")
     loads = {"tenant-a": 3, "tenant-b": 1, "tenant-c": 2}
 
     async def emit() -> None:
@@ -308,7 +308,7 @@ def test_aws_embedded_metrics_in_agent_mode_end_to_end(emulator_agent):
     finally:
         config.agent_endpoint, config.environment, config.log_group_name = saved
         EnvironmentCache.environment = None
-    status = agent_status(lab.settings)
+    status = settled(lab.settings)
     assert status["malformed"] == 0 and status["errors"] == 0
     for tenant, count in loads.items():
         assert metric_sum(lab, "EmfTest", "OrderCreated", Tenant=tenant) == count
