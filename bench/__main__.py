@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +18,15 @@ from environment import emulator
 from environment.settings import load_settings
 
 from . import checks_bench, emf_bench, gate, grading, startup
+from .measure import Row
+
+
+def _section(name: str, run: Callable[[], list[Row]]) -> list[Row]:
+    """One section's rows, or one row saying why it failed (the other sections still run)."""
+    try:
+        return run()
+    except Exception as error:  # noqa: BLE001 - reported in the table
+        return [(f"{name}: FAILED", type(error).__name__, str(error).splitlines()[0][:60])]
 
 
 def main() -> None:
@@ -30,7 +40,7 @@ def main() -> None:
         console.print("[dim]start-up and provisioning ...[/dim]")
         rows += startup.run(settings)
         console.print("[dim]checks on the solutions ...[/dim]")
-        rows += checks_bench.run(settings)
+        rows += _section("checks on the solutions", lambda: checks_bench.run(settings))
         console.print("[dim]EMF agent and log queries ...[/dim]")
         rows += emf_bench.run(settings)
     finally:
