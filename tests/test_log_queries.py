@@ -188,6 +188,7 @@ def test_the_gate_reads_log_group_arns_and_refuses_foreign_ones():
     assert resources(logGroupIdentifiers=[f"{base}b:*", "a"], logGroupName="a") == [
         f"{base}a", f"{base}b"]
     assert resources() == ["*"]
+    assert resources(resourceArn=f"{base}c") == [f"{base}c"]
     for foreign in (f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:a",
                     "arn:aws:logs:us-east-1:999999999999:log-group:a", "arn:aws:s3:::a"):
         with pytest.raises(Unclassifiable):

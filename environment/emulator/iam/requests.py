@@ -124,6 +124,8 @@ def _logs(call: Call) -> list[Request]:
     p, region, context = call.params, call.region, _service_context(call)
     named = [p.get("logGroupName"), p.get("logGroupIdentifier"),
              *(p.get("logGroupNames") or []), *(p.get("logGroupIdentifiers") or [])]
+    if ":log-group:" in str(p.get("resourceArn") or ""):  # TagResource, ListTagsForResource
+        named.append(p["resourceArn"])
     groups = sorted({_log_group(region, g) for g in named if g})
     if not groups:
         return [Request(call.action, "*", context)]
