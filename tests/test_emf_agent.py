@@ -68,6 +68,8 @@ def test_the_event_names_its_stream_and_an_empty_dimension_list_means_no_dimensi
     assert event.log_stream == "tenant-a" and [d.dimensions for d in event.data] == [()]
     assert parse(line(emf())).message == json.dumps(emf())
     assert parse(line(emf(stream=""))).log_stream == DEFAULT_LOG_STREAM  # the library's "no stream"
+    assert parse(line(emf(group=None))).log_group == "Unknown-metrics"  # the library's default
+    assert parse(line(emf(group="", ServiceName="orders"))).log_group == "orders-metrics"
 
 
 @pytest.mark.parametrize(("raw", "says"), [
@@ -75,8 +77,7 @@ def test_the_event_names_its_stream_and_an_empty_dimension_list_means_no_dimensi
     (b"[1, 2]", "not an object"),
     (b'{"Orders": 1}', "no _aws"),
     (b"\xff\xfe{}", "not UTF-8"),
-    (line(emf(group=None)), "LogGroupName"),
-    (line(emf(group="")), "LogGroupName"),
+    (line(emf(group=5)), "LogGroupName"),
     (line(emf(stream=5)), "LogStreamName"),
     (line(emf(timestamp="now")), "Timestamp"),
     (line(emf(timestamp=True)), "Timestamp"),

@@ -8,8 +8,11 @@ sets, each a list of up to 30 root member names whose values are strings) and it
 list of up to 100 numbers). One datum is published per metric and per dimension set, so a
 metric declared with two dimension sets is counted under both, as on AWS.
 
+An event that names no log group goes to ``<ServiceName>-metrics`` (``Unknown-metrics``), and
+one that names no stream to ``emf-agent``: the defaults ``aws-embedded-metrics`` itself uses.
+
 Two kinds of failure, as CloudWatch has them: a line that is no EMF event at all (not JSON, no
-``_aws``, no log group to write to) raises ``Malformed`` and is not stored; an event whose log
+``_aws``, no timestamp) raises ``Malformed`` and is not stored; an event whose log
 metadata is fine but whose metric directives break a rule is stored as a log event with no
 metrics (``Event.problem`` says why), because CloudWatch keeps the log and skips extraction.
 """
@@ -96,8 +99,11 @@ def parse(line: bytes | str) -> Event:
     if not isinstance(meta, dict):
         raise Malformed("the object has no _aws metadata object, so it is not an EMF event")
     group = meta.get("LogGroupName")
-    if not isinstance(group, str) or not group.strip():
-        raise Malformed("_aws.LogGroupName is missing or empty: the agent needs a log group")
+    if group is not None and not isinstance(group, str):
+        raise Malformed("_aws.LogGroupName is not a string")
+    if not (group or "").strip():  # aws-embedded-metrics' own default: <ServiceName>-metrics
+        service = root.get("ServiceName")
+        group = f"{service if isinstance(service, str) and service else 'Unknown'}-metrics"
     stream = meta.get("LogStreamName")
     if stream is not None and not isinstance(stream, str):
         raise Malformed("_aws.LogStreamName is not a string")
