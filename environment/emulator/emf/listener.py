@@ -119,7 +119,12 @@ class Agent:
         for key in list(self._selector.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
         self._selector.close()
+        self._wake_r.close()
         self._wake_w.close()
+        with self._lock:  # nobody waits for a loop that has stopped
+            waiters, self._waiters = self._waiters, []
+        for done in waiters:
+            done.set()
 
     @property
     def listening(self) -> bool:
