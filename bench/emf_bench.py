@@ -79,6 +79,6 @@ def run(settings: Settings, total: int = 8000) -> list[Row]:
         (f"EMF agent: {stored} events from {SENDERS} TCP senders, stored and published",
          f"{stored / elapsed:,.0f} events/s", ""),
         (f"Logs Insights stats by tenant over {stored} events (5 runs)", ms(samples), ""),
-        ("emulator RSS with every lab's resources and the EMF load",
+        ("emulator RSS: provisioned account, what the checks left, the EMF load",
          f"{rss / 2**20:.0f} MiB", "under 250 MB"),
     ]
