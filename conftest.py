@@ -27,9 +27,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.nbval_sanitize_with = str(SANITIZE)
     if os.environ.get("LAB_TEST_KEEP_ENDPOINT") == "1":
         return
-    for name in ("LAB_ENDPOINT", "AWS_ENDPOINT_URL", "LAB_EMBEDDED", "LAB_PREFIX"):
+    for name in ("LAB_ENDPOINT", "AWS_ENDPOINT_URL", "LAB_EMBEDDED", "LAB_PREFIX",
+                 "AWS_EMF_AGENT_ENDPOINT"):
         os.environ.pop(name, None)
     os.environ["LAB_PORT"] = str(free_port())
+    os.environ["LAB_EMF_PORT"] = str(free_port())  # the EMF agent's, never another suite's
     os.environ["LAB_STATE_DIR"] = tempfile.mkdtemp(prefix="lab-test-state-")
 
 

@@ -50,6 +50,14 @@ def cmd_status() -> None:
         raise SystemExit(1)
     console.print(f"Running{pid}.")
     console.print(connect(quiet=True, settings=settings).describe())
+    if settings.embedded:
+        from .emulator.emf.status import agent_status
+
+        agent = agent_status(settings, settle=False)
+        state = ("listening" if agent["listening"] else
+                 f"[red]not listening[/red] ({agent['error']})")
+        console.print(f"EMF agent on {agent['endpoint']}: {state}; {agent['stored']} events "
+                      f"stored, {agent['malformed']} malformed (log: {agent['log']}).")
 
 
 def cmd_reset() -> None:

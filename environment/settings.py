@@ -22,6 +22,7 @@ from botocore.config import Config
 DEFAULT_PORT = 4566  # LocalStack's edge port, so localstack-client works unchanged.
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PREFIX = "saas-lab-"
+DEFAULT_EMF_PORT = 25888  # the CloudWatch agent's EMF port, which aws-embedded-metrics targets
 EMULATOR_ACCOUNT = "123456789012"  # moto's default account, where everything embedded lives
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,7 @@ class Settings:
     prefix: str = DEFAULT_PREFIX
     embedded: bool = True
     state_dir: Path = field(default=REPO_ROOT / ".lab")
+    emf_port: int = DEFAULT_EMF_PORT
 
     @property
     def host(self) -> str:
@@ -52,6 +54,20 @@ class Settings:
     @property
     def port(self) -> int:
         return urlparse(self.endpoint or "").port or DEFAULT_PORT
+
+    @property
+    def emf_endpoint(self) -> str:
+        """The EMF agent's address, as ``AWS_EMF_AGENT_ENDPOINT`` wants it.
+
+        On real AWS this is the CloudWatch agent on the same host; on the embedded emulator it
+        is the emulator's own agent listener (``environment.emulator.emf``).
+        """
+        return f"tcp://127.0.0.1:{self.emf_port}"
+
+    def emf_environ(self) -> dict[str, str]:
+        """The variables that point ``aws-embedded-metrics`` at the agent (agent mode, not
+        stdout): set them before the library is imported, or copy them into its config."""
+        return {"AWS_EMF_AGENT_ENDPOINT": self.emf_endpoint, "AWS_EMF_ENVIRONMENT": "Default"}
 
     @property
     def target(self) -> str:
@@ -148,17 +164,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
     ``LAB_ENDPOINT`` wins, then the standard ``AWS_ENDPOINT_URL``; the value
     ``aws`` means a real account. Without either, the embedded emulator listens
-    on ``LAB_PORT`` (default 4566). An endpoint on loopback counts as embedded
+    on ``LAB_PORT`` (default 4566). Its EMF agent listens on ``LAB_EMF_PORT`` (default 25888,
+    the CloudWatch agent's port). An endpoint on loopback counts as embedded
     unless ``LAB_EMBEDDED=0`` says LocalStack (or another emulator) runs there.
     """
     env = os.environ if environ is None else environ
     region = env.get("LAB_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     prefix = env.get("LAB_PREFIX", DEFAULT_PREFIX)
     state_dir = Path(env.get("LAB_STATE_DIR") or REPO_ROOT / ".lab")
+    emf_port = int(env.get("LAB_EMF_PORT") or DEFAULT_EMF_PORT)
     endpoint = (env.get("LAB_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or "").strip()
     if endpoint.lower() == "aws":
         return Settings(endpoint=None, region=region, access_key=None, secret_key=None,
-                        prefix=prefix, embedded=False, state_dir=state_dir)
+                        prefix=prefix, embedded=False, state_dir=state_dir, emf_port=emf_port)
     if not endpoint:
         port = env.get("LAB_PORT") or str(DEFAULT_PORT)
         endpoint = f"http://127.0.0.1:{port}"
@@ -174,4 +192,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         prefix=prefix,
         embedded=embedded,
         state_dir=state_dir,
+        emf_port=emf_port,
     )

@@ -415,3 +415,89 @@ def pending_upload_key(bucket: str, upload_id: str) -> str | None:
                 upload = found.multiparts.get(upload_id)
                 return getattr(upload, "key_name", None)
     return None
+
+
+# --- CloudWatch: the EMF agent publishes as the account -----------------------------------------
+
+def put_metric_data(region: str, namespace: str, data: list[dict[str, Any]]) -> None:
+    """PutMetricData into moto's CloudWatch backend, shaped as moto's handler passes it (naive
+    UTC timestamps); moto's own validation runs. For the EMF agent, which writes as the account
+    and must not pay for HTTP round trips of thousands of data points."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    shaped = [{**d, "Timestamp": d["Timestamp"].astimezone(UTC).replace(tzinfo=None)}
+              if d.get("Timestamp") is not None and d["Timestamp"].tzinfo else d for d in data]
+    cloudwatch_backends[ACCOUNT][region].put_metric_data(namespace, shaped)
+
+
+# --- CloudWatch Logs: queries and filter patterns answered by the kit ---------------------------
+
+LogRecord = tuple[int, str, str, str, str, int]  # timestamp, message, stream, group, ptr, ingested
+LogQueryRunner = Callable[[str, list[LogRecord]], list[dict[str, str]]]
+MessageFilter = Callable[[str], Callable[[str], bool] | None]
+
+
+def install_log_queries(run: LogQueryRunner, message_filter: MessageFilter) -> None:
+    """Answer Logs Insights queries with ``run`` and JSON filter patterns with
+    ``message_filter`` (idempotent).
+
+    moto 5.2.5 reads only ``fields``, ``sort`` and ``limit`` of a query (it ignores ``filter``
+    and ``stats``) and treats a JSON filter pattern (``{ $.level = "ERROR" }``) as matching
+    every event. The kit's functions take their place inside moto's backend, after the IAM gate
+    has decided, so the answers travel in moto's own response shapes. ``run`` raises
+    ``ValueError`` for a query outside its subset (StartQuery answers
+    ``MalformedQueryException``); ``message_filter`` returns None for a pattern that is not
+    JSON-shaped (moto's own term matching answers it) and raises ``ValueError`` for a JSON
+    pattern it cannot read (``InvalidParameterException``).
+    """
+    import moto.logs.models as models
+    from moto.logs.exceptions import InvalidParameterException, LogsClientError
+
+    class MalformedQueryException(LogsClientError):
+        def __init__(self, message: str) -> None:
+            self.code = 400
+            super().__init__("MalformedQueryException", message)
+
+    def execute_query(log_groups: list[Any], query: str, start_time: int,
+                      end_time: int) -> list[dict[str, str]]:
+        records = [
+            (event.timestamp, event.message, stream.log_stream_name, group.name,
+             str(event.event_id), event.ingestion_time)
+            for group in log_groups for stream in list(group.streams.values())
+            for event in list(stream.events)
+            if (not start_time or event.timestamp >= start_time * 1000)
+            and (not end_time or event.timestamp <= end_time * 1000)]
+        try:
+            return run(query, records)
+        except ValueError as error:
+            raise MalformedQueryException(str(error)) from None
+
+    original = getattr(models, "_kit_original_filter", models.EventMessageFilter)
+
+    class EventMessageFilter:
+        def __init__(self, pattern: str) -> None:
+            try:
+                self._kit = message_filter(pattern or "")
+            except ValueError as error:
+                raise InvalidParameterException(f"Invalid filter pattern: {error}") from None
+            self._moto = original(pattern) if self._kit is None else None
+
+        def matches(self, message: str) -> bool:
+            return self._kit(message) if self._kit is not None else self._moto.matches(message)
+
+    backend = models.LogsBackend
+    search = getattr(backend, "_kit_original_search", backend.filter_log_events)
+
+    def filter_log_events(self: Any, log_group_name: str, log_stream_names: list[str],
+                          start_time: int, end_time: int, limit: int | None,
+                          next_token: str | None, filter_pattern: str,
+                          interleaved: bool) -> Any:
+        EventMessageFilter(filter_pattern)  # a pattern outside the subset fails with no events too
+        return search(self, log_group_name, log_stream_names, start_time, end_time, limit,
+                      next_token, filter_pattern, interleaved)
+
+    models._kit_original_filter = original
+    backend._kit_original_search = search
+    models.execute_query = execute_query
+    models.EventMessageFilter = EventMessageFilter
+    backend.filter_log_events = filter_log_events

@@ -5,6 +5,9 @@ outlives notebook kernels and can be stopped with one command. The front door
 answers ``/_lab/health`` so the kit can tell its own emulator from any other
 program that happens to hold the port; behind it the IAM gate (``iam.gate``)
 wraps moto's app, unless ``LAB_IAM_GATE=0`` asks for plain moto (benchmarks).
+The same process runs the EMF agent (``emf``) on ``LAB_EMF_PORT`` (the CloudWatch
+agent's 25888 by default) and answers Logs Insights queries with the kit's subset
+(``logs_query``), both seated here.
 """
 
 from __future__ import annotations
@@ -81,17 +84,48 @@ def with_health(app: WSGIApp, started: float) -> WSGIApp:
     return front_door
 
 
-def build_app() -> WSGIApp:
+def build_app(agent: Any = None, forget: Callable[[], None] = lambda: None) -> WSGIApp:
+    """moto behind the kit's layers: the EMF agent's status path, the IAM gate, the health path.
+
+    The agent's path sits inside the gate, so only the administrator reads it.
+    """
     from ..settings import load_settings
     from .iam.gate import IamGate
+    from .logs_query import install as install_log_queries
     from .moto_adapter import server_app
 
+    install_log_queries()
     moto = server_app()
+    if agent is not None:
+        from .emf.status import with_agent
+
+        moto = with_agent(moto, agent, forget)
     if os.environ.get("LAB_IAM_GATE", "1") == "0":  # plain moto, for benchmarks only
         return with_health(moto, time.time())
     settings = load_settings()  # the kit's own clients sign with the administrator's key
     return with_health(IamGate(moto, settings.access_key or "test",
                                settings.secret_key or "test"), time.time())
+
+
+def emf_agent(host: str, port: int) -> tuple[Any, Callable[[], None]]:
+    """The EMF agent for the emulator on ``host:port``, writing through that same endpoint.
+
+    It listens on the settings' ``emf_port`` and logs to ``emf-agent-<port>.log`` in the state
+    folder. Returns the agent and the publisher's ``forget`` (called when the account resets).
+    """
+    import dataclasses
+
+    from ..settings import load_settings
+    from .emf import Agent
+    from .emf.publish import Publisher
+    from .moto_adapter import put_metric_data
+
+    settings = dataclasses.replace(load_settings(), endpoint=f"http://{host}:{port}",
+                                   embedded=True)
+    publisher = Publisher(settings.client, put_metrics=lambda namespace, data: put_metric_data(
+        settings.region, namespace, data))
+    log = settings.state_dir / f"emf-agent-{port}.log"
+    return Agent("127.0.0.1", settings.emf_port, publisher.write, log), publisher.forget
 
 
 def serve(host: str, port: int) -> None:
@@ -104,12 +138,15 @@ def serve(host: str, port: int) -> None:
     if os.environ.get("LAB_ACCESS_LOG") != "1":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
+    agent, forget = emf_agent(host, port)
     try:
-        server = make_server(host, port, build_app(), threaded=True,
+        server = make_server(host, port, build_app(agent, forget), threaded=True,
                              request_handler=request_handler())
     except OSError as error:
         print(f"cannot listen on {host}:{port}: {error}", file=sys.stderr, flush=True)
         raise SystemExit(3) from None
+    if not agent.start():
+        print(f"EMF agent: {agent.error}", file=sys.stderr, flush=True)
     print(f"listening on http://{host}:{port}", flush=True)
     server.serve_forever()
 

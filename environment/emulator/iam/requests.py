@@ -58,6 +58,12 @@ def authorizations(call: Call, hash_key: KeyLookup,
         return _dynamodb(call, hash_key, query_keys or query_leading_keys)
     if call.service == "s3":
         return _s3(call)
+    if call.service == "logs":
+        return _logs(call)
+    if call.service == "cloudwatch" and call.operation == "PutMetricData":
+        # the one condition key CloudWatch offers for scoping who writes which metrics
+        return [Request(call.action, "*", {**_service_context(call),
+                                           "cloudwatch:namespace": call.params.get("Namespace")})]
     if call.service == "events" and call.operation == "PutEvents":
         return [Request(call.action, bus, _service_context(call)) for bus in _event_buses(call)]
     return [Request(call.action, _resource(call), _service_context(call))]
@@ -82,8 +88,6 @@ def _resource(call: Call) -> str:
         return f"arn:aws:events:{region}:{ACCOUNT}:rule/{p['Name']}"
     if call.service == "cognito-idp" and p.get("UserPoolId"):
         return f"arn:aws:cognito-idp:{region}:{ACCOUNT}:userpool/{p['UserPoolId']}"
-    if call.service == "logs" and p.get("logGroupName"):
-        return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{p['logGroupName']}"
     if call.service == "sts" and p.get("RoleArn"):
         return p["RoleArn"]
     if call.service == "iam":
@@ -106,6 +110,44 @@ def _event_buses(call: Call) -> list[str]:
     return [bus if bus.startswith("arn:") else
             f"arn:aws:events:{call.region}:{ACCOUNT}:event-bus/{bus}"
             for bus in sorted(names or {"default"})]
+
+
+# --- CloudWatch Logs ---------------------------------------------------------------------------
+
+LOG_STREAM_OPS = {"PutLogEvents", "GetLogEvents", "DeleteLogStream"}  # resource: the stream
+LOG_GROUP_ARN = re.compile(r"^arn:aws:logs:([^:]*):([^:]*):log-group:([^:]+)(?::\*)?$")
+
+
+def _logs(call: Call) -> list[Request]:
+    """One question per log group the call names, in every parameter moto may read it from
+    (a query over three groups asks three times); streams where AWS authorises the stream."""
+    p, region, context = call.params, call.region, _service_context(call)
+    named = [p.get("logGroupName"), p.get("logGroupIdentifier"),
+             *(p.get("logGroupNames") or []), *(p.get("logGroupIdentifiers") or [])]
+    if ":log-group:" in str(p.get("resourceArn") or ""):  # TagResource, ListTagsForResource
+        named.append(p["resourceArn"])
+    groups = sorted({_log_group(region, g) for g in named if g})
+    if not groups:
+        return [Request(call.action, "*", context)]
+    stream = p.get("logStreamName") if call.operation in LOG_STREAM_OPS else None
+    if call.operation in LOG_STREAM_OPS and not stream:
+        raise Unclassifiable(f"a {call.operation} without a logStreamName")
+    suffix = f":log-stream:{stream}" if stream else ""
+    return [Request(call.action, f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{g}{suffix}",
+                    context) for g in groups]
+
+
+def _log_group(region: str, identifier: Any) -> str:
+    """A log group's name from its name or ARN; an ARN elsewhere is refused."""
+    if not isinstance(identifier, str):
+        raise Unclassifiable("a log group named by something other than a string")
+    if not identifier.startswith("arn:"):
+        return identifier
+    match = LOG_GROUP_ARN.match(identifier)
+    if match is None or match.group(1) != region or match.group(2) != ACCOUNT:
+        raise Unclassifiable(f"{identifier!r} is not the ARN of a log group of this account "
+                             "and region")
+    return match.group(3)
 
 
 # --- S3 ----------------------------------------------------------------------------------------
