@@ -10,6 +10,7 @@ emulator a submission stopped is started again.
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import tempfile
@@ -26,6 +27,25 @@ from environment.settings import Settings, load_settings
 
 from .grade import CELL_TIMEOUT_S, NOTEBOOK_TIMEOUT_S, NotebookResult, grade
 
+# A graded kernel draws no figures: nobody sees them, and rendering a plot to PNG for the
+# notebook's output costs more CPU than most checks (matplotlib's Agg backend draws nothing
+# until asked to save).
+KERNEL_ENV = {"MPLBACKEND": "agg"}
+
+
+def bytecode_cache(state_root: Path) -> dict[str, str]:
+    """Compiled modules shared by the run's kernels, where Python is told not to write any.
+
+    With PYTHONDONTWRITEBYTECODE set (a common line in container images) and an install that
+    compiled nothing (uv's default), every kernel compiles each module it imports from source:
+    a second or more per notebook. The run's kernels then share a cache of their own in the
+    run's scratch folder (PYTHONPYCACHEPREFIX), so only the first compiles; the installed
+    packages and the person's folders stay free of bytecode, as they asked.
+    """
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return {}
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(state_root / "pycache")}
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -37,7 +57,8 @@ class Slot:
     @classmethod
     def new(cls, state_root: Path, number: int) -> Slot:
         env = {"LAB_PORT": str(emulator.free_port()),
-               "LAB_STATE_DIR": str(state_root / f"slot-{number}")}
+               "LAB_STATE_DIR": str(state_root / f"slot-{number}"),
+               **KERNEL_ENV, **bytecode_cache(state_root)}
         return cls(env, load_settings(env))
 
     def prepare(self) -> None:
