@@ -70,18 +70,14 @@ def measured(interval: float = 0.1) -> Iterator[CpuMeter]:
         meter.sample()
         meter.wall_s = time.perf_counter() - started
         mine = (me.pid, me.create_time())
-        spent = meter._seen.pop(mine, before_own) - before_own
-        for key, seconds in meter._seen.items():
-            earlier = children_before.get(key)
-            spent += seconds - (earlier.user + earlier.system if earlier else 0.0)
-        meter.cpu_s = spent
-        meter.processes = len(meter._seen)
+        meter.by_kind["this process"] = meter._seen.pop(mine, before_own) - before_own
         for key, seconds in meter._seen.items():
             earlier = children_before.get(key)
             name = meter._kinds.get(key, "other")
             meter.by_kind[name] = (meter.by_kind.get(name, 0.0) + seconds
                                    - (earlier.user + earlier.system if earlier else 0.0))
-        meter.by_kind["this process"] = meter.cpu_s - sum(meter.by_kind.values())
+        meter.cpu_s = sum(meter.by_kind.values())
+        meter.processes = len(meter._seen) + 1
 
 
 def kind(cmdline: list[str]) -> str:
