@@ -53,40 +53,48 @@ def _scratch_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def _shim(tmp_path: Path, log: Path) -> dict[str, str]:
-    """PATH with a ``python`` that records pip installs (no network) and runs the rest."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "python"
+def _python_that_records_pip(prefix: Path, log: Path) -> Path:
+    """``prefix/bin/python``: records pip installs (with its prefix, no network), runs the rest."""
+    shim = prefix / "bin" / "python"
+    shim.parent.mkdir(parents=True)
+    record = f"echo \"{prefix.name} $*\" >> '{log}'; exit 0"
     shim.write_text("#!/usr/bin/env bash\n"
-                    'if [ "$1 $2" = "-m pip" ]; then echo "$@" >> ' f"'{log}'; exit 0; fi\n"
+                    f'if [ "$1 $2" = "-m pip" ]; then {record}; fi\n'
                     f'exec "{sys.executable}" "$@"\n', encoding="utf-8")
     shim.chmod(0o755)
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return shim
 
 
-def test_post_build_installs_the_kit_and_the_jupyter_settings(tmp_path):
-    repo, log, prefix = _scratch_copy(tmp_path), tmp_path / "pip.log", tmp_path / "prefix"
-    env = {**_shim(tmp_path, log), "NB_PYTHON_PREFIX": str(prefix)}
+def test_post_build_installs_the_kit_for_kernels_and_the_settings_for_the_server(tmp_path):
+    """As repo2docker may split them: the kernels' environment and the server's."""
+    repo, log = _scratch_copy(tmp_path), tmp_path / "pip.log"
+    kernel, server = tmp_path / "kernel", tmp_path / "server"
+    _python_that_records_pip(kernel, log)
+    _python_that_records_pip(server, log)
+    env = {**os.environ, "KERNEL_PYTHON_PREFIX": str(kernel), "NB_PYTHON_PREFIX": str(server)}
     done = subprocess.run(["bash", "binder/postBuild"], cwd=repo, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert log.read_text().split() == ["-m", "pip", "install", "--no-cache-dir", "--no-deps",
-                                       "-e", "."]
-    settings = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert log.read_text().splitlines() == [
+        "kernel -m pip install --no-cache-dir --no-deps -e ."]
+    settings = server / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert json.loads(settings.read_text()) == json.loads(
         (BINDER / "jupyterlab-overrides.json").read_text())
-    server = prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "saas-lab-kit.json"
+    config = server / "etc" / "jupyter" / "jupyter_server_config.d" / "saas-lab-kit.json"
     if zmq.has("curve"):
-        config = json.loads(server.read_text())
-        assert config["MappingKernelManager"]["transport_encryption"] == "auto"
+        assert json.loads(config.read_text()) == json.loads(
+            (BINDER / "jupyter_server_config.json").read_text())
+        assert json.loads(config.read_text())["MappingKernelManager"][
+            "transport_encryption"] == "auto"
     else:
-        assert not server.exists()
+        assert not config.exists()
 
 
 def test_the_start_hook_starts_the_users_emulator_and_then_the_server(tmp_path):
-    env = {**_shim(tmp_path, tmp_path / "pip.log"), "LAB_PORT": str(emulator.free_port()),
-           "LAB_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": str(ROOT)}
+    kernel = tmp_path / "kernel"
+    _python_that_records_pip(kernel, tmp_path / "pip.log")
+    env = {**os.environ, "KERNEL_PYTHON_PREFIX": str(kernel), "PYTHONPATH": str(ROOT),
+           "LAB_PORT": str(emulator.free_port()), "LAB_STATE_DIR": str(tmp_path / "state")}
     settings = load_settings(env)
     try:
         done = subprocess.run([str(BINDER / "start"), "python", "-c", "print('the server')"],
