@@ -25,6 +25,7 @@ from environment.account import provision
 from environment.errors import LabError
 from environment.settings import Settings, load_settings
 
+from . import tracking
 from .grade import CELL_TIMEOUT_S, NOTEBOOK_TIMEOUT_S, NotebookResult, grade
 
 # A graded kernel draws no figures: nobody sees them, and rendering a plot to PNG for the
@@ -62,9 +63,16 @@ class Slot:
         return cls(env, load_settings(env))
 
     def prepare(self) -> None:
-        """Running, and reset to the provisioned account, whatever the last notebook did."""
+        """Running, and reset to the provisioned account, whatever the last notebook did.
+
+        As isolating as a new emulator, and cheaper: the reset empties every service moto
+        holds and the gate's issued sessions and audit trail, then provisions again with the
+        same seed (the same ids as a new emulator); a submission cannot reach the emulator's
+        process except through the API. The results a notebook recorded go too.
+        """
         emulator.ensure_running(self.settings)
         provision.reset(self.settings)
+        (self.settings.state_dir / tracking.FILE).unlink(missing_ok=True)
 
 
 @contextmanager
