@@ -22,6 +22,7 @@ from pathlib import Path
 
 from environment import emulator
 from environment.account import provision
+from environment.emulator.server import code_version
 from environment.errors import LabError
 from environment.settings import Settings, load_settings
 
@@ -94,6 +95,10 @@ def grade_many(paths: list[Path], jobs: int = 1, cell_timeout: int = CELL_TIMEOU
                notebook_timeout: int = NOTEBOOK_TIMEOUT_S,
                done: Callable[[NotebookResult], None] | None = None) -> list[NotebookResult]:
     """Grade notebooks ``jobs`` at a time; results come back in the order of ``paths``."""
+    # The emulator's code fingerprint parses the kit's modules once per process. Computed here,
+    # before the workers start: CPython 3.11's ast.parse can fail in two threads at once
+    # ("AST constructor recursion depth mismatch", python/cpython#106905).
+    code_version()
     with slots(max(1, min(jobs, len(paths)))) as free:
 
         def one(path: Path) -> NotebookResult:
