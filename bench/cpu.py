@@ -38,8 +38,8 @@ class CpuMeter:
                 with process.oneshot():
                     times = process.cpu_times()
                     key = (process.pid, process.create_time())
-                    if key not in self._kinds:
-                        self._kinds[key] = kind(process.cmdline())
+                    # Read each time: between fork and exec a child still shows its parent's.
+                    self._kinds[key] = kind(process.cmdline())
             except psutil.Error:
                 continue  # ended between listing and reading: its last sample stands
             self._seen[key] = max(self._seen.get(key, 0.0), times.user + times.system)
