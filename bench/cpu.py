@@ -38,8 +38,11 @@ class CpuMeter:
                 with process.oneshot():
                     times = process.cpu_times()
                     key = (process.pid, process.create_time())
-                    # Read each time: between fork and exec a child still shows its parent's.
-                    self._kinds[key] = kind(process.cmdline())
+                    # Read each time: between fork and exec a child still shows its parent's
+                    # command line; an ended one (a zombie) shows none, and keeps its name.
+                    command = process.cmdline()
+                    if command or key not in self._kinds:
+                        self._kinds[key] = kind(command)
             except psutil.Error:
                 continue  # ended between listing and reading: its last sample stands
             self._seen[key] = max(self._seen.get(key, 0.0), times.user + times.system)
