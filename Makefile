@@ -47,8 +47,13 @@ endif
 venv: $(STAMP)
 
 ## lab: create the venv, start and provision the environment, open JupyterLab on labs/
+# Kernels get CurveZMQ keys from the server (binder/jupyter_server_config.json, as in the
+# repo2docker image), so ipykernel has no "running over TCP without encryption" warning; a
+# libzmq built without Curve keeps Jupyter's default rather than failing to start.
 lab: $(STAMP) env
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=labs $(ROOT_ARG) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=labs $(ROOT_ARG) \
+		$$($(PY) -c 'import zmq; print("--config=binder/jupyter_server_config.json" if zmq.has("curve") else "")') \
+		$(LAB_ARGS)
 
 ## test: everything: lint, unit and integration tests, graders on labs and solutions, nbval, and
 ## the browser smoke test when Chromium is installed (skipped, and listed as skipped, otherwise)

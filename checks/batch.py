@@ -10,6 +10,7 @@ emulator a submission stopped is started again.
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import tempfile
@@ -21,10 +22,31 @@ from pathlib import Path
 
 from environment import emulator
 from environment.account import provision
+from environment.emulator.server import code_version
 from environment.errors import LabError
 from environment.settings import Settings, load_settings
 
+from . import tracking
 from .grade import CELL_TIMEOUT_S, NOTEBOOK_TIMEOUT_S, NotebookResult, grade
+
+# A graded kernel draws no figures: nobody sees them, and rendering a plot to PNG for the
+# notebook's output costs more CPU than most checks (matplotlib's Agg backend draws nothing
+# until asked to save).
+KERNEL_ENV = {"MPLBACKEND": "agg"}
+
+
+def bytecode_cache(state_root: Path) -> dict[str, str]:
+    """Compiled modules shared by the run's kernels, where Python is told not to write any.
+
+    With PYTHONDONTWRITEBYTECODE set (a common line in container images) and an install that
+    compiled nothing (uv's default), every kernel compiles each module it imports from source:
+    a second or more per notebook. The run's kernels then share a cache of their own in the
+    run's scratch folder (PYTHONPYCACHEPREFIX), so only the first compiles; the installed
+    packages and the person's folders stay free of bytecode, as they asked.
+    """
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return {}
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(state_root / "pycache")}
 
 
 @dataclass(frozen=True)
@@ -37,13 +59,21 @@ class Slot:
     @classmethod
     def new(cls, state_root: Path, number: int) -> Slot:
         env = {"LAB_PORT": str(emulator.free_port()),
-               "LAB_STATE_DIR": str(state_root / f"slot-{number}")}
+               "LAB_STATE_DIR": str(state_root / f"slot-{number}"),
+               **KERNEL_ENV, **bytecode_cache(state_root)}
         return cls(env, load_settings(env))
 
     def prepare(self) -> None:
-        """Running, and reset to the provisioned account, whatever the last notebook did."""
+        """Running, and reset to the provisioned account, whatever the last notebook did.
+
+        As isolating as a new emulator, and cheaper: the reset empties every service moto
+        holds and the gate's issued sessions and audit trail, then provisions again with the
+        same seed (the same ids as a new emulator); a submission cannot reach the emulator's
+        process except through the API. The results a notebook recorded go too.
+        """
         emulator.ensure_running(self.settings)
         provision.reset(self.settings)
+        (self.settings.state_dir / tracking.FILE).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -65,6 +95,10 @@ def grade_many(paths: list[Path], jobs: int = 1, cell_timeout: int = CELL_TIMEOU
                notebook_timeout: int = NOTEBOOK_TIMEOUT_S,
                done: Callable[[NotebookResult], None] | None = None) -> list[NotebookResult]:
     """Grade notebooks ``jobs`` at a time; results come back in the order of ``paths``."""
+    # The emulator's code fingerprint parses the kit's modules once per process. Computed here,
+    # before the workers start: CPython 3.11's ast.parse can fail in two threads at once
+    # ("AST constructor recursion depth mismatch", python/cpython#106905).
+    code_version()
     with slots(max(1, min(jobs, len(paths)))) as free:
 
         def one(path: Path) -> NotebookResult:

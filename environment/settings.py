@@ -17,7 +17,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader, create_loader
 
 DEFAULT_PORT = 4566  # LocalStack's edge port, so localstack-client works unchanged.
 DEFAULT_REGION = "us-east-1"
@@ -127,7 +129,15 @@ class EndpointSession(boto3.Session):
     """
 
     def __init__(self, endpoint: str | None, **kwargs: Any) -> None:
+        if kwargs.get("botocore_session") is None:
+            core = botocore.session.get_session()
+            core.register_component("data_loader",
+                                    _shared_loader(core.get_config_variable("data_path")))
+            kwargs["botocore_session"] = core
         super().__init__(**kwargs)
+        # boto3 adds its own data folder to the loader of every session it builds: once is enough.
+        paths = self._loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
         self.endpoint = endpoint
 
     def client(self, service_name: str, *args: Any, **kwargs: Any):  # type: ignore[override]
@@ -139,6 +149,24 @@ class EndpointSession(boto3.Session):
         if kwargs.get("endpoint_url") is None:
             kwargs["endpoint_url"] = self.endpoint
         return super().resource(service_name, *args, **kwargs)
+
+
+_LOADER: list[Loader] = []
+_LOADER_LOCK = Lock()
+
+
+def _shared_loader(data_path: str | None) -> Loader:
+    """One botocore data loader for every session of the kit in this process.
+
+    Each new boto3 session otherwise parses botocore's endpoint list and the service models
+    again (JSON files of megabytes: tens of milliseconds each), and a check builds a session
+    per set of vended credentials. The loader only reads files that ship with botocore and
+    boto3 (and AWS_DATA_PATH, read once); credentials, config and clients stay per session.
+    """
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(create_loader(data_path))
+        return _LOADER[0]
 
 
 _CLIENTS: dict[tuple[Settings, str], object] = {}

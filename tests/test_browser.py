@@ -1,14 +1,18 @@
 """A real-browser smoke test: JupyterLab in headless Chromium, as a learner sees it.
 
-JupyterLab serves a scratch copy of labs/ and solutions/ on a loopback port;
-Playwright drives the system's Chromium (it never downloads a browser). For
-every lab (and the first solution) it runs the cells up to the first
-``check(...)`` cell, waits for the report under it (on a lab: "Not started
-yet"; on the solution: a pass), asserts it is on screen and saves screenshots
-to tests/_artifacts/browser/.
+JupyterLab serves a scratch copy of labs/ and solutions/ on a loopback port, with the kit's
+server settings (binder/jupyter_server_config.json, as `make lab` has them); Playwright drives
+the system's Chromium (it never downloads a browser). One JupyterLab, one browser, one page: each
+notebook is opened in that page as a learner opens it from the file browser, so a lab costs its
+kernel and its cells, not another start of JupyterLab's front end. For every lab (and the first
+solution) it runs the cells the first ``check(...)`` needs (the connect cell, the check, and the
+cells that define what the check cell uses, found by reading the code: a lab whose first check
+needs more setup gets those cells too), waits for the report under the check (on a lab: "Not
+started yet"; on the solution: a pass), asserts it is on screen and saves screenshots to
+tests/_artifacts/browser/. The next notebook's kernel starts while the current one is tested.
 
-`make test` runs it when Chromium is installed and lists it as skipped
-otherwise; `make test-browser` runs only this and fails without Chromium.
+`make test` runs it when Chromium is installed and lists it as skipped otherwise; `make
+test-browser` runs only this and fails without Chromium.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import symtable
 import sys
 import time
 from collections.abc import Iterator
@@ -28,9 +33,11 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
+import zmq
 
 from checks import REGISTRY
 from environment.emulator import free_port
+from environment.notebook import assigned_names
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "_artifacts" / "browser"
@@ -69,19 +76,60 @@ def find_chromium() -> str | None:
 
 @dataclass
 class FirstCheck:
-    last_cell: int  # index of the check cell; cells 0..last_cell are run
+    cells: list[int]  # indices of the code cells to run, in order; the last is the check
     exercise: str
     title: str
 
 
+def _python(source: str) -> str:
+    """A cell's source as plain Python (IPython's magics and shell escapes translated)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def global_reads(source: str) -> set[str]:
+    """The global names a cell reads, at top level or inside the functions it defines."""
+    try:
+        table = symtable.symtable(_python(source), "<cell>", "exec")
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    pending = [table]
+    while pending:
+        scope = pending.pop()
+        for symbol in scope.get_symbols():
+            if symbol.is_referenced() and (scope.get_type() == "module" or symbol.is_global()):
+                names.add(symbol.get_name())
+        pending += scope.get_children()
+    return names
+
+
 def first_check(path: Path) -> FirstCheck:
+    """The first check cell, and the cells before it that it needs, transitively.
+
+    The first code cell (``lab = connect(...)``) always runs, as it does for a learner; then
+    for every global a needed cell reads, the latest earlier cell that binds it.
+    """
     notebook = nbformat.read(path, as_version=4)
-    for index, cell in enumerate(notebook.cells):
-        match = CHECK_CELL.match(cell.source) if cell.cell_type == "code" else None
+    code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    for index in code:
+        match = CHECK_CELL.match(notebook.cells[index].source)
         if match:
-            exercise = match.group(1)
-            return FirstCheck(index, exercise, REGISTRY[exercise].title)
-    raise AssertionError(f"{path.name} has no check(...) cell")
+            break
+    else:
+        raise AssertionError(f"{path.name} has no check(...) cell")
+    binds = {i: assigned_names(_python(notebook.cells[i].source)) for i in code if i <= index}
+    needed, pending = {code[0], index}, [index]
+    while pending:
+        cell = pending.pop()
+        for name in global_reads(notebook.cells[cell].source) - binds[cell]:
+            source = max((i for i in binds if i < cell and name in binds[i]), default=None)
+            if source is not None and source not in needed:
+                needed.add(source)
+                pending.append(source)
+    exercise = match.group(1)
+    return FirstCheck(sorted(needed), exercise, REGISTRY[exercise].title)
 
 
 @dataclass
@@ -92,9 +140,9 @@ class Server:
     warming: dict[str, Future] = field(default_factory=dict)
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2))
 
-    def url(self, notebook: str, workspace: str) -> str:
-        """The notebook alone in a workspace of its own, so tabs of earlier tests stay shut."""
-        return f"{self.base}/lab/workspaces/{workspace}/tree/{notebook}?token={self.token}"
+    def url(self) -> str:
+        """JupyterLab in a workspace of its own, reset: no tabs of an earlier run reopen."""
+        return f"{self.base}/lab/workspaces/smoke?reset&token={self.token}"
 
     def api(self, method: str, route: str, body: dict | None = None) -> requests.Response:
         return requests.request(method, f"{self.base}{route}", timeout=60, json=body,
@@ -169,6 +217,8 @@ def server(chromium: str, request: pytest.FixtureRequest,
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
                "--LabApp.expose_app_in_browser=True"]
+    if zmq.has("curve"):  # as `make lab` runs it: kernels get CurveZMQ keys, no TCP warning
+        command.append(f"--config={ROOT / 'binder' / 'jupyter_server_config.json'}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -219,6 +269,21 @@ def browser(chromium: str):
             launched.close()
 
 
+@pytest.fixture(scope="module")
+def page(server: Server, browser):
+    """One JupyterLab front end for every notebook: loading it costs more than a lab's cells."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    opened.goto(server.url(), wait_until="domcontentloaded", timeout=60_000)
+    opened.wait_for_function("() => !!window.jupyterapp", timeout=60_000, polling=200)
+    opened.evaluate("async () => { await window.jupyterapp.restored; }")
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
 # Finds the notebook's panel among JupyterLab's main-area widgets (by path, not by focus).
 PANEL_JS = """(path) => {
     const app = window.jupyterapp;
@@ -227,43 +292,56 @@ PANEL_JS = """(path) => {
         .find(w => w.context && w.context.path === path && w.content && w.sessionContext) || null;
 }"""
 
+# Opens a notebook as the file browser does (JupyterLab's own command); it joins the session
+# the test started for it, so its kernel may already be up.
+OPEN_JS = """async (path) => {
+    await window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+}"""
+
 KERNEL_READY_JS = f"""(path) => {{
     const panel = ({PANEL_JS})(path);
     return !!panel && panel.context.isReady && panel.sessionContext.isReady
         && panel.sessionContext.session?.kernel?.status === 'idle';
 }}"""
 
-# Selects cells 0..last and runs them with JupyterLab's own "Run Selected Cells" command
-# (what Shift+Enter does); marks the last cell's node so the test can find its output.
-RUN_JS = f"""([path, last]) => {{
+# Selects the given cells and runs them with JupyterLab's own "Run Selected Cells" command
+# (what Shift+Enter does on a selection); marks the last cell's node so the test can find its
+# output. The kernel runs them in order.
+RUN_JS = f"""([path, cells]) => {{
     const app = window.jupyterapp;
     const panel = ({PANEL_JS})(path);
     app.shell.activateById(panel.id);
     const notebook = panel.content;
     notebook.mode = 'command';
-    notebook.activeCellIndex = 0;
-    notebook.extendContiguousSelectionTo(last);
-    notebook.widgets[last].node.setAttribute('data-smoke-check', 'true');
+    notebook.activeCellIndex = cells[cells.length - 1];
+    notebook.deselectAll();
+    for (const index of cells) {{ notebook.select(notebook.widgets[index]); }}
+    notebook.widgets[cells[cells.length - 1]].node.setAttribute('data-smoke-check', path);
     void app.commands.execute('notebook:run-cell');
 }}"""
 
-# What each code cell that was meant to run produced, for assertions and failure messages.
-STATE_JS = f"""([path, last]) => {{
+# What each cell that was meant to run produced, for assertions and failure messages.
+STATE_JS = f"""([path, cells]) => {{
     const panel = ({PANEL_JS})(path);
-    return panel.content.widgets.slice(0, last + 1).map((cell, index) => {{
-        const model = cell.model;
-        if (model.type !== 'code') {{ return null; }}
+    return cells.map(index => {{
+        const model = panel.content.widgets[index].model;
         const outputs = model.outputs.toJSON();
         const errors = outputs.filter(o => o.output_type === 'error')
             .map(o => `${{o.ename}}: ${{o.evalue}}`);
         return {{index, count: model.executionCount, errors}};
-    }}).filter(Boolean);
+    }});
+}}"""
+
+# Closes the notebook without the "save changes?" dialog (the scratch copy does not matter).
+CLOSE_JS = f"""(path) => {{
+    const panel = ({PANEL_JS})(path);
+    if (panel) {{ panel.context.model.dirty = false; panel.dispose(); }}
 }}"""
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS,
                          ids=[p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])
-def test_a_learner_runs_the_first_check_in_jupyterlab(notebook: Path, server: Server, browser):
+def test_a_learner_runs_the_first_check_in_jupyterlab(notebook: Path, server: Server, page):
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
@@ -278,22 +356,18 @@ def test_a_learner_runs_the_first_check_in_jupyterlab(notebook: Path, server: Se
     expected = ("all", "cases passed") if solved else ("Not started yet",)
     shot = ARTIFACTS / f"{relative.replace('/', '-').removesuffix('.ipynb')}.png"
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
     try:
-        workspace = re.sub(r"[^a-z0-9]+", "-", relative.lower())
-        page.goto(server.url(relative, workspace), wait_until="domcontentloaded", timeout=60_000)
+        page.evaluate(OPEN_JS, relative)
         page.wait_for_function(KERNEL_READY_JS, arg=relative, timeout=KERNEL_READY_MS,
                                polling=200)
-        page.evaluate(RUN_JS, [relative, target.last_cell])
+        page.evaluate(RUN_JS, [relative, target.cells])
 
-        output = page.locator("[data-smoke-check] .jp-OutputArea")
+        output = page.locator(f'[data-smoke-check="{relative}"] .jp-OutputArea')
         try:
             expect(output).to_contain_text(f"{target.exercise} {target.title}",
                                            timeout=REPORT_MS)
         except AssertionError as missing:
-            state = page.evaluate(STATE_JS, [relative, target.last_cell])
+            state = page.evaluate(STATE_JS, [relative, target.cells])
             raise AssertionError(f"no report under check({target.exercise!r}) in {relative}; "
                                  f"cells run so far: {state}") from missing
         for text in expected:
@@ -302,14 +376,46 @@ def test_a_learner_runs_the_first_check_in_jupyterlab(notebook: Path, server: Se
         expect(output).to_be_visible()
         expect(output).to_be_in_viewport(ratio=1)  # the whole report is on screen
 
-        state = page.evaluate(STATE_JS, [relative, target.last_cell])
+        state = page.evaluate(STATE_JS, [relative, target.cells])
         assert all(cell["count"] for cell in state), f"a cell did not run: {state}"
         assert not [cell for cell in state if cell["errors"]], f"a cell raised: {state}"
+        if zmq.has("curve"):  # the kernel got CurveZMQ keys from the server, as in `make lab`
+            log = (ARTIFACTS / "jupyterlab.log").read_text(encoding="utf-8")
+            assert "without encryption" not in log, "a kernel runs over plain TCP"
         output.screenshot(path=str(shot.with_name(shot.stem + "-report.png")))
     finally:
         try:  # also after a failure: the screenshot shows what went wrong
             page.screenshot(path=str(shot))
         except PlaywrightError as error:
             print(f"no screenshot of {relative}: {error}")
-        context.close()
+        try:
+            page.evaluate(CLOSE_JS, relative)
+        except PlaywrightError as error:
+            print(f"could not close {relative}: {error}")
         server.end(relative)
+
+
+def test_the_cells_a_first_check_needs_are_found_by_reading_the_code(tmp_path):
+    """A lab whose first check needs more setup gets it; unrelated demo cells are not run."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# Lab"),
+        nbformat.v4.new_code_cell("from checks import check\nlab = connect(fresh=True)"),  # 1
+        nbformat.v4.new_code_cell("%matplotlib inline\nqueue = lab.client('sqs')"),  # 2
+        nbformat.v4.new_code_cell("name = 'orders'\nqueue = lab.client('sqs')"),  # 3
+        nbformat.v4.new_code_cell("url = queue.create_queue(QueueName=name)['QueueUrl']"),  # 4
+        nbformat.v4.new_code_cell("print('a demo nobody needs')"),  # 5
+        nbformat.v4.new_code_cell("def send(body):\n    return queue.send_message("
+                                  "QueueUrl=url, MessageBody=body)"),  # 6
+        nbformat.v4.new_code_cell("def sign_in(user, password):\n    reply = send(user)\n"
+                                  "    return reply"),  # 7
+        nbformat.v4.new_code_cell('check("1.1", sign_in)'),  # 8
+        nbformat.v4.new_code_cell('check("1.2", verify_token)'),
+    ]
+    path = tmp_path / "01-lab.ipynb"
+    nbformat.write(notebook, path)
+    found = first_check(path)
+    assert (found.exercise, found.title) == ("1.1", REGISTRY["1.1"].title)
+    # What a cell reads comes from the latest cell before it that binds the name: cell 3's
+    # `queue` shadows cell 2's, so cell 2 (and the demo, cell 5) need not run.
+    assert found.cells == [1, 3, 4, 6, 7, 8]

@@ -146,3 +146,18 @@ def test_the_class_csv_says_how_many_cases_a_failed_exercise_passed(tmp_path):
     write_csv([graded], tmp_path / "g.csv")
     row = next(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))
     assert row["1.1"] == "passed" and row["1.2"] == "failed (2 of 3 cases passed)"
+
+
+def test_graded_kernels_share_a_bytecode_cache_only_where_python_is_told_to_write_none(
+        monkeypatch, tmp_path):
+    from checks.batch import KERNEL_ENV, Slot, bytecode_cache
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    assert bytecode_cache(tmp_path) == {"PYTHONDONTWRITEBYTECODE": "",
+                                        "PYTHONPYCACHEPREFIX": str(tmp_path / "pycache")}
+    slot = Slot.new(tmp_path, 0)
+    assert slot.env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
+    assert slot.env["MPLBACKEND"] == KERNEL_ENV["MPLBACKEND"] == "agg"  # no figures drawn
+    assert slot.settings.state_dir == tmp_path / "slot-0"
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
+    assert bytecode_cache(tmp_path) == {}  # the install's own bytecode is used as it is

@@ -59,3 +59,17 @@ def test_a_session_of_vended_credentials_carries_all_three_parts_to_the_lab_endp
     assert session.region_name == "eu-west-1"
     assert session.client("s3").meta.endpoint_url == "http://127.0.0.1:4999"
     assert session.resource("dynamodb").meta.client.meta.endpoint_url == "http://127.0.0.1:4999"
+
+
+def test_sessions_share_the_parsed_service_models_but_not_their_credentials():
+    """A new session does not parse botocore's data again (a check builds one per vended role)."""
+    settings = load_settings({"LAB_PORT": "4600"})
+    kit = settings.session()
+    vended = settings.session({"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "s",
+                               "SessionToken": "t"})
+    loader = kit._session.get_component("data_loader")
+    assert vended._session.get_component("data_loader") is loader
+    assert len(loader.search_paths) == len(set(loader.search_paths))  # boto3's folder once
+    assert kit.get_credentials().access_key == "test"
+    assert vended.get_credentials().access_key == "ASIAEXAMPLE"
+    assert vended.client("dynamodb").meta.endpoint_url == "http://127.0.0.1:4600"

@@ -11,10 +11,13 @@ is plain data (strings, dicts, the frozen dataclasses below).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from functools import lru_cache
+from threading import Lock
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from ..settings import EMULATOR_ACCOUNT
@@ -48,7 +51,41 @@ def server_app() -> WSGIApp:
     """moto's WSGI app: every service, dispatched by host name and request shape."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    _share_pool_signing_key()
     return DomainDispatcherApplication(create_backend_app)
+
+
+def _share_pool_signing_key() -> None:
+    """Every user pool signs with the one key that ships in moto: parse it once.
+
+    moto imports that JSON key again for each new pool, recovering its RSA primes (a sixth of
+    a second of CPU), and every account reset creates the lab's pool anew. One parsed key per
+    distinct key document serves every pool; pools sign exactly as before.
+    """
+    from moto.cognitoidp import models
+
+    if not isinstance(models.jwk, _OnceParsedKeys):
+        models.jwk = _OnceParsedKeys(models.jwk)
+
+
+class _OnceParsedKeys:
+    """joserfc's ``jwk`` module as moto's Cognito sees it, with ``RSAKey.import_key`` memoised."""
+
+    def __init__(self, jwk: Any) -> None:
+        self._jwk = jwk
+        self._parsed: dict[str, Any] = {}
+        self._lock = Lock()
+        self.RSAKey = SimpleNamespace(import_key=self._import_rsa)
+
+    def _import_rsa(self, value: Any) -> Any:
+        document = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        with self._lock:
+            if document not in self._parsed:
+                self._parsed[document] = self._jwk.RSAKey.import_key(value)
+            return self._parsed[document]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._jwk, name)
 
 
 def request_handler() -> type:
