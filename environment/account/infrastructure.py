@@ -74,7 +74,7 @@ class Queue:
 QUEUES: tuple[Queue, ...] = (
     Queue("order-events-dlq", "lab 3: order events the consumer refused (tampered, poison)"),
     Queue("order-events", "lab 3: OrderPlaced events, routed here from the order-events bus",
-          dead_letter="order-events-dlq"),
+          dead_letter="order-events-dlq", max_receives=2),
 )
 
 

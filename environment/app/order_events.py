@@ -48,6 +48,10 @@ def max_receives(short_name: str = QUEUE) -> int:
     return next(q.max_receives for q in infra.QUEUES if q.short_name == short_name)
 
 
+class StopConsuming(Exception):
+    """Raised by ``call`` to end the loop at once (the message stays in the queue)."""
+
+
 @dataclass
 class Ledger:
     """What the consumer did: message ids handled, and the last refusal of each failed one."""
@@ -67,7 +71,8 @@ def consume(settings: Settings, handle: Callable[[str], Any], rounds: int | None
     """Receive from ``queue`` until it is empty (or ``rounds`` receives), handling each body.
 
     ``call(handle, body)`` runs the handler (a check passes one with a time limit); whatever it
-    raises is the message's failure, recorded with its reason, and the message is retried.
+    raises is the message's failure, recorded with its reason, and the message is retried;
+    ``StopConsuming`` ends the loop (a handler that is not written yet, or hangs).
     """
     sqs = settings.client("sqs")
     url = queue_url(settings, queue)
@@ -83,6 +88,8 @@ def consume(settings: Settings, handle: Callable[[str], Any], rounds: int | None
         for message in messages:
             try:
                 ledger.results[message["MessageId"]] = call(handle, message["Body"])
+            except StopConsuming:
+                return ledger
             except Exception as error:  # noqa: BLE001 - a refusal is any exception
                 ledger.failures[message["MessageId"]] = f"{type(error).__name__}: {error}"[:300]
                 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
