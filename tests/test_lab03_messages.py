@@ -1,0 +1,92 @@
+"""The order-events path keeps its books: every message sent ends processed or dead-lettered.
+
+The invariant lab 3's check relies on (sent = processed + dead-lettered, each message counted
+once), proved on the kit's consumer loop by itself: a seeded mix of messages a handler accepts,
+refuses for good, or refuses once and then accepts (a transient failure), with no clock and a
+bounded number of receives. The route itself (bus, rule, queue) is shown to deliver.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from environment.account.queues import queue_url
+from environment.app import order_events as oe
+
+
+@pytest.fixture
+def queues(lab):
+    oe.purge(lab.settings)
+    yield lab
+    oe.purge(lab.settings)
+
+
+def send(lab, bodies):
+    sqs = lab.client("sqs")
+    url = queue_url(lab.settings, oe.QUEUE)
+    return {sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]: body for body in bodies}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_sent_equals_processed_plus_dead_lettered(queues, seed):
+    lab = queues
+    rng = random.Random(seed)
+    kinds = [rng.choice(["ok", "ok", "poison", "flaky"]) for _ in range(rng.randint(9, 14))]
+    bodies = [json.dumps({"n": n, "kind": kind}) for n, kind in enumerate(kinds)]
+    sent = send(lab, bodies)
+    failed_once: set[str] = set()
+
+    def handle(body):
+        message = json.loads(body)
+        if message["kind"] == "poison":
+            raise ValueError(f"poison {message['n']}")
+        if message["kind"] == "flaky" and body not in failed_once:
+            failed_once.add(body)
+            raise ConnectionError("try again")
+        return message["n"]
+
+    ledger = oe.consume(lab.settings, handle)
+    dead = {letter.message_id: letter for letter in oe.dead_letters(lab.settings, ledger)}
+    processed = set(ledger.processed)
+    assert len(ledger.processed) == len(processed)  # each deleted once
+    assert not processed & set(dead)
+    assert processed | set(dead) == set(sent)
+    assert len(sent) == len(processed) + len(dead)
+    for message_id, body in sent.items():
+        kind = json.loads(body)["kind"]
+        assert (message_id in dead) == (kind == "poison"), (kind, message_id)
+        if kind == "poison":
+            assert dead[message_id].reason == f"ValueError: poison {json.loads(body)['n']}"
+    assert ledger.receives <= 4 * (oe.max_receives() + 2)
+
+
+def test_a_handler_that_refuses_everything_dead_letters_everything(queues):
+    lab = queues
+    sent = send(lab, [f"message {n}" for n in range(12)])
+
+    def refuse(body):
+        raise PermissionError("no")
+
+    ledger = oe.consume(lab.settings, refuse)
+    dead = oe.dead_letters(lab.settings, ledger)
+    assert not ledger.processed
+    assert sorted(d.message_id for d in dead) == sorted(sent)
+    assert {d.reason for d in dead} == {"PermissionError: no"}
+
+
+def test_the_rule_routes_order_placed_and_nothing_else(queues):
+    lab = queues
+    events = lab.client("events")
+    bus = lab.settings.name(oe.BUS)
+    entries = [{"EventBusName": bus, "Source": oe.SOURCE, "DetailType": oe.DETAIL_TYPE,
+                "Detail": json.dumps({"n": 1})},
+               {"EventBusName": bus, "Source": oe.SOURCE, "DetailType": "OrderCancelled",
+                "Detail": json.dumps({"n": 2})},
+               {"EventBusName": bus, "Source": "someone.else", "DetailType": oe.DETAIL_TYPE,
+                "Detail": json.dumps({"n": 3})}]
+    assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+    ledger = oe.consume(lab.settings, lambda body: json.loads(body)["detail"]["n"])
+    assert sorted(ledger.results.values()) == [1]
