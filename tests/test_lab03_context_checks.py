@@ -111,7 +111,22 @@ def library_mutants(s):
             return TenantContext(request.headers["x-tenant-id"], "basic", "internal")
         return right(request)
 
+    def reads_trust_the_header(request):  # "a GET changes nothing, so the header will do"
+        if request.method == "GET" and request.headers.get("x-tenant-id"):
+            return TenantContext(request.headers["x-tenant-id"], "basic", "reader")
+        return right(request)
+
+    def load_balancer_header(request):  # ALB's x-amzn-oidc-data, taken when it is there
+        forwarded = request.headers.get("x-amzn-oidc-data")
+        if forwarded:
+            return claims_context(jwt.decode(forwarded, options={"verify_signature": False}))
+        return right(request)
+
     return [
+        ("3.1", "adversary: GET requests trust x-tenant-id", (reads_trust_the_header,),
+         "only x-tenant-id"),
+        ("3.1", "adversary: trusts the load balancer's x-amzn-oidc-data",
+         (load_balancer_header,), "only x-tenant-id"),
         ("3.1", "trusts x-tenant-id when there is no token", (internal_header,),
          "only x-tenant-id"),
         ("3.1", "lets X-Tenant-Id win over the token", (header_wins,), "X-Tenant-Id: tenant-b"),
@@ -218,8 +233,13 @@ def hop_mutants(s):
             raise PermissionError(response.text)
         return response.json()
 
+    def made_up_answer(request, order, url):
+        post(url, order, {"Authorization": request.headers["Authorization"]})
+        return {"order_id": order["order_id"], "status": "shipped"}
+
     first = "as arthur@tenant-a"
     return [
+        ("3.2", "adversary: answers for fulfilment", (made_up_answer,), first),
         ("3.2", "sends x-tenant-id instead of the token", (tenant_header,), first),
         ("3.2", "signs in as the tenant's first user", (own_token,), first),
         ("3.2", "remembers the first caller's header", (first_caller,), "as bob@tenant-b"),
@@ -379,7 +399,28 @@ def envelope_mutants(s):
                              "sk": fulfilment_sk(order["order_id"]), "status": "queued"})
         return TenantContext(**context)
 
+    def writes_then_verifies(body, orders_table):
+        detail, context, order = read(body)
+        ctx = record(orders_table, TenantContext(**context), order)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        return ctx
+
+    verified_orders = set()
+
+    def verifies_each_order_once(body, orders_table):
+        detail, context, order = read(body)
+        if order["order_id"] not in verified_orders:
+            if not verified(detail, context, order):
+                raise PermissionError("bad signature")
+            verified_orders.add(order["order_id"])
+        return record(orders_table, TenantContext(**context), order)
+
     return [
+        ("3.3", "adversary: writes, then verifies", (publish, writes_then_verifies),
+         "tenant was edited"),
+        ("3.3", "adversary: verifies each order id once", (publish, verifies_each_order_once),
+         "tenant was edited"),
         ("3.3", "the producer leaves the context out", (no_context, handle),
          "carries the tenant context"),
         ("3.3", "the producer signs its own json.dumps", (signs_its_own_json, handle),

@@ -47,6 +47,7 @@ class Sent:
     body: str
     context: TenantContext | None = None  # what a genuine message restores
     order_id: str | None = None
+    ghost: tuple[str, str] | None = None  # the record an edited message would make, if unique
 
 
 def _orders(seed: str) -> list[tuple[TenantContext, dict[str, Any]]]:
@@ -135,7 +136,7 @@ def check_signed_events(publish_order_placed, handle_order_placed, t: Trial) -> 
     if problem == "not started":
         raise NotStarted("handle_order_placed still raises NotImplementedError")
     dead = {d.message_id: d for d in oe.dead_letters(lab.settings, ledger)}
-    _consumer_cases(lab, t, sent, ids, ledger, dead, problem)
+    _consumer_cases(lab, t, sent, ids, ledger, dead, problem, scratch.name)
     _writes(lab, t, sent, ids, ledger, scratch.name, mark)
     with t.case("sent = processed + dead-lettered, every message counted once"):
         processed = set(ledger.processed)
@@ -214,10 +215,13 @@ def _hostile(lab: Lab, genuine: list[Sent]) -> list[Sent]:
         "signature": signed_with(lab.settings, forger_key(lab.settings), forged_context,
                                  forged_order)}})
     return [*genuine, Sent("duplicate", first.body, first.context, first.order_id),
-            Sent("tenant edited", edited(first.body, context__tenant_id="tenant-b")),
+            Sent("tenant edited", edited(first.body, context__tenant_id="tenant-b"),
+                 ghost=(tenant_pk("tenant-b"), fulfilment_sk(first.order_id))),
             Sent("tier edited", edited(first.body, context__tier="premium")),
-            Sent("order edited", edited(first.body, order__order_id=other.order_id)),
-            Sent("signed with another key", forged),
+            Sent("order edited", edited(first.body, order__order_id=other.order_id),
+                 ghost=(tenant_pk("tenant-a"), fulfilment_sk(other.order_id))),
+            Sent("signed with another key", forged,
+                 ghost=(tenant_pk("tenant-b"), fulfilment_sk(forged_order["order_id"]))),
             Sent("unsigned", edited(first.body, signature=None)),
             Sent("not JSON", "OrderPlaced tenant-a " + first.order_id),
             Sent("not an event", json.dumps({"order_id": first.order_id}))]
@@ -251,8 +255,9 @@ def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables
 
 
 def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger: oe.Ledger,
-                    dead: dict[str, oe.DeadLetter], problem: str | None) -> None:
+                    dead: dict[str, oe.DeadLetter], problem: str | None, table: str) -> None:
     processed = set(ledger.processed)
+    records = {(item.get("pk"), item.get("sk")) for item in raw_items(lab, table)}
     with t.case("every genuine message is processed (deleted), the duplicate too"):
         t.expect(problem is None, "the handler returns for every message", problem or "",
                  hint="look for a call that waits forever (a receive with a wait, a missing "
@@ -301,6 +306,11 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
                                "names; if not answer['SignatureValid']: raise PermissionError("
                                "...)" if "signed" in name or "edited" in name else
                      "no try/except around json.loads(body)['detail']")
+            ghost = sent[labels.index(label)].ghost
+            t.expect(ghost is None or ghost not in records,
+                     f"no record {ghost} (the key the edited message names)",
+                     f"{ghost} was written", hint=REFUSE,
+                     code_hint="verify first: no write before kms.verify said SignatureValid")
             letter = dead.get(message_id)
             t.expect(letter is not None and bool(letter.reason),
                      "in the dead-letter queue, with the reason it was refused",
