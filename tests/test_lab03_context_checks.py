@@ -506,3 +506,33 @@ def test_an_unfinished_consumer_is_not_started_not_a_crash(solution):
 
     outcome = run("3.3", solution["publish_order_placed"], stub)
     assert outcome.state == "not started", outcome.message
+
+
+def test_a_hop_or_a_handler_that_hangs_is_reported_not_waited_for(solution):
+    import threading
+
+    forever = threading.Event()
+
+    def hanging_hop(request, order, url):
+        forever.wait(30)
+
+    def hanging_handler(body, orders_table):
+        forever.wait(30)
+
+    try:
+        hop = run("3.2", hanging_hop, timeout=2)
+        assert hop.failed_case and "did not return" in hop.message, hop.message
+        handler = run("3.3", solution["publish_order_placed"], hanging_handler, timeout=2)
+        assert handler.failed_case == "every genuine message is processed (deleted), the " \
+                                      "duplicate too", handler.message
+        assert "did not return within 2 s" in handler.message
+    finally:
+        forever.set()
+
+
+def test_the_code_step_is_not_in_the_first_report(solution):
+    mutant = [m for m in envelope_mutants(solution) if "skips poison" in m[1]][0][2]
+    assert run("3.3", solution["publish_order_placed"], solution["handle_order_placed"]).passed
+    first, second = run("3.3", *mutant).message, run("3.3", *mutant).message
+    step = "no try/except around json.loads"
+    assert step not in first and step in second

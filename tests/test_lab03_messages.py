@@ -90,3 +90,24 @@ def test_the_rule_routes_order_placed_and_nothing_else(queues):
     assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
     ledger = oe.consume(lab.settings, lambda body: json.loads(body)["detail"]["n"])
     assert sorted(ledger.results.values()) == [1]
+
+
+def test_the_reference_vending_machine_caches_per_tenant_and_renews_near_expiry(lab):
+    from datetime import timedelta
+
+    from environment.app.vending import TenantVending
+
+    vending = TenantVending(lab.settings)
+    mark = lab.audit_mark()
+    first = vending.credentials("tenant-a")
+    assert vending.credentials("tenant-a") is first
+    other = vending.credentials("tenant-b")
+    assert other["AccessKeyId"] != first["AccessKeyId"]
+    kept = vending.credentials("tenant-a", now=first["Expiration"] - timedelta(minutes=15))
+    renewed = vending.credentials("tenant-a", now=first["Expiration"] - timedelta(minutes=2))
+    assert kept is first and renewed["AccessKeyId"] != first["AccessKeyId"]
+    issued = [e for e in lab.audit(since=mark, action="sts:AssumeRole") if e["decision"] == "allow"]
+    assert [e["session_tags"] for e in issued] == [
+        {"TenantID": "tenant-a"}, {"TenantID": "tenant-b"}, {"TenantID": "tenant-a"}]
+    with pytest.raises(ValueError):
+        vending.credentials("")

@@ -41,7 +41,9 @@ def hop(learner: Callable, url: dict[str, str], timeout: float) -> Callable:
     def fulfil(request, order: dict[str, Any]) -> Any:
         real = getattr(request, "_get_current_object", lambda: request)()
         try:
-            return call_with_timeout(learner, real, order, url["fulfilment"], timeout=timeout)
+            # less than the check's own HTTP timeout, so that a hang is reported as the hop's
+            return call_with_timeout(learner, real, order, url["fulfilment"],
+                                     timeout=timeout * 0.7)
         except NotStarted as stub:
             raise NotImplementedError(str(stub)) from None
         except Raised as raised:
