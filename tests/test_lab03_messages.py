@@ -111,3 +111,29 @@ def test_the_reference_vending_machine_caches_per_tenant_and_renews_near_expiry(
         {"TenantID": "tenant-a"}, {"TenantID": "tenant-b"}, {"TenantID": "tenant-a"}]
     with pytest.raises(ValueError):
         vending.credentials("")
+
+
+def test_buses_rules_and_signing_keys_are_provisioned_and_torn_down_by_prefix(lab, settings):
+    from dataclasses import replace
+
+    from environment.account import events, queues, signing_keys
+
+    other = replace(settings, prefix="lab3-teardown-")
+    for kind in (queues, events, signing_keys):
+        kind.ensure(other)
+        kind.ensure(other)  # idempotent
+    bus = other.name(oe.BUS)
+    rules = other.client("events").list_rules(EventBusName=bus)["Rules"]
+    assert [r["Name"] for r in rules] == [other.name("order-placed")]
+    key = other.client("kms").describe_key(KeyId=signing_keys.alias(other, oe.SIGNING_KEY))
+    assert key["KeyMetadata"]["KeyUsage"] == "SIGN_VERIFY"
+
+    deleted = [d for kind in (signing_keys, events, queues) for d in kind.teardown(other)]
+
+    assert f"event bus {bus}" in deleted and f"signing key alias/{bus}" in deleted
+    assert bus not in {b["Name"] for b in other.client("events").list_event_buses()["EventBuses"]}
+    assert not [a for a in other.client("kms").list_aliases()["Aliases"]
+                if a["AliasName"].startswith(f"alias/{other.prefix}")]
+    lab_bus = settings.name(oe.BUS)
+    assert lab_bus in {b["Name"] for b in settings.client("events").list_event_buses()[
+        "EventBuses"]}, "the lab's own prefix is spared"
