@@ -348,6 +348,31 @@ CASES += [
 ]
 
 
+# Lab 3's messaging path: an EventBridge bus, SQS queues, a KMS signing key (by its key ARN).
+BUS = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/saas-lab-order-events"
+QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:saas-lab-order-events"
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f0e0d0c-aaaa-bbbb-cccc-000000000001"
+CASES += [
+    ("PutEvents on the bus it names", [allow("events:PutEvents", BUS)], None, "events:PutEvents",
+     BUS, {}, True),
+    ("PutEvents on the default bus is another resource", [allow("events:PutEvents", BUS)], None,
+     "events:PutEvents", f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default", {}, False),
+    ("a rule ARN does not cover its bus", [allow("events:PutEvents",
+                                                 f"arn:aws:events:*:{ACCOUNT}:rule/*")], None,
+     "events:PutEvents", BUS, {}, False),
+    ("a queue name wildcard covers its dead-letter queue too", [allow(
+        "sqs:SendMessage", f"{QUEUE}*")], None, "sqs:SendMessage", f"{QUEUE}-dlq", {}, True),
+    ("the queue's exact ARN does not cover its dead-letter queue", [allow(
+        "sqs:SendMessage", QUEUE)], None, "sqs:SendMessage", f"{QUEUE}-dlq", {}, False),
+    ("kms:Verify does not allow kms:Sign", [allow("kms:Verify", KEY)], None, "kms:Sign", KEY, {},
+     False),
+    ("kms:Sign on the key ARN", [allow("kms:Sign", KEY)], None, "kms:Sign", KEY, {}, True),
+    ("an alias ARN in a policy does not match the key it points at", [allow(
+        "kms:Sign", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/saas-lab-order-events")], None,
+     "kms:Sign", KEY, {}, False),
+]
+
+
 @pytest.mark.parametrize("identity, session, action, resource, context, allowed",
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_decision(identity, session, action, resource, context, allowed):

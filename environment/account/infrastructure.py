@@ -79,7 +79,44 @@ class Queue:
 
 
 # Later labs append their queues here; a dead-letter queue is declared before the queue using it.
-QUEUES: tuple[Queue, ...] = ()
+QUEUES: tuple[Queue, ...] = (
+    Queue("order-events-dlq", "lab 3: order events the consumer refused (tampered, poison)"),
+    Queue("order-events", "lab 3: OrderPlaced events, routed here from the order-events bus",
+          dead_letter="order-events-dlq", max_receives=2),
+)
+
+
+@dataclass(frozen=True)
+class EventRoute:
+    """An EventBridge bus and one rule on it that sends matching events to an SQS queue."""
+
+    bus: str
+    rule: str
+    source: str
+    detail_type: str
+    queue: str
+
+
+EVENT_ROUTES: tuple[EventRoute, ...] = (
+    EventRoute("order-events", "order-placed", "saas-lab.orders", "OrderPlaced", "order-events"),
+)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An asymmetric KMS key (RSA, SIGN_VERIFY) reached by its alias ``alias/<prefix><name>``.
+
+    Its private half never leaves KMS: a service that may call kms:Sign can vouch for a message,
+    everyone else can only check it (kms:Verify, or the public key).
+    """
+
+    short_name: str
+    purpose: str
+
+
+SIGNING_KEYS: tuple[SigningKey, ...] = (
+    SigningKey("order-events", "lab 3: the order service signs the tenant context of its events"),
+)
 
 # Lab 3, asynchronous request-response: the report service's jobs, worked off by a worker.
 QUEUES += (
@@ -109,6 +146,20 @@ ROLES: tuple[Role, ...] = (
               "Resource": ["arn:aws:dynamodb:*:${Account}:table/${Prefix}*"]},
              {"Effect": "Allow", "Action": "s3:*",
               "Resource": ["arn:aws:s3:::${Prefix}${Bucket}", "arn:aws:s3:::${Prefix}${Bucket}/*"]},
+         ]}}),
+    # Lab 2's answer, provisioned: later labs vend tenant credentials from this role, so that
+    # they do not depend on the policy a learner wrote in lab 2 (which goes on tenant-access).
+    Role("tenant-scoped",
+         "assumed per tenant with a TenantID session tag: item access to its own partitions only",
+         _account_root_may_assume(require_tenant_tag=True),
+         {"own-partitions": {"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow",
+              "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                         "dynamodb:DeleteItem", "dynamodb:Query"],
+              "Resource": ["arn:aws:dynamodb:*:${Account}:table/${Prefix}*"],
+              "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+                  "TENANT#${aws:PrincipalTag/TenantID}",
+                  "TENANT#${aws:PrincipalTag/TenantID}#*"]}}},
          ]}}),
 )
 

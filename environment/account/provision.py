@@ -16,13 +16,13 @@ from types import ModuleType
 from ..errors import LabError
 from ..kit_api import kit_request
 from ..settings import Settings
-from . import buckets, pools, queues, roles, routes, tables
+from . import buckets, events, pools, queues, roles, routes, signing_keys, tables
 from .identity import Identity
 from .whoami import account_id
 
 SEED = 4566
 # The resource kinds besides the user pool (which ``ensure`` returns), in creation order.
-KINDS: tuple[ModuleType, ...] = (tables, roles, buckets, queues, routes)
+KINDS: tuple[ModuleType, ...] = (tables, roles, buckets, queues, routes, events, signing_keys)
 
 __all__ = ["account_id", "ensure", "prepare_clients", "reset", "seed", "teardown"]
 

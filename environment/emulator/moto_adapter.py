@@ -381,6 +381,17 @@ def hash_key(region: str, table: str, index: str | None) -> str | None:
     return found.hash_key_attr or None
 
 
+def kms_key_arn(region: str, key_id: str) -> str | None:
+    """The ARN of the key moto will use for a KeyId (key id, key ARN, alias or alias ARN);
+    None when moto knows no such key in this region."""
+    from moto.kms.models import kms_backends
+
+    try:
+        return kms_backends[ACCOUNT][region].describe_key(key_id).arn
+    except Exception:  # noqa: BLE001 - moto raises KeyError, NotFoundException, TypeError
+        return None
+
+
 def key_condition_values(region: str, table: str, index: str | None, expression: str,
                          values: Mapping[str, Any], names: Mapping[str, str]) -> list[Any]:
     """The attribute values a key condition expression compares the partition key with,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..moto_adapter import MotoRequest, hash_key
+from ..moto_adapter import MotoRequest, hash_key, kms_key_arn
 from .assume import assume_request, may_assume, new_session, session_request
 from .audit import Audit
 from .calls import Call, Protocol, from_moto, protocol_of
@@ -230,7 +230,7 @@ class IamGate:
             check_upload(call)
         who = principal.context()
         key = exchange.signed.access_key_id if exchange.signed else None
-        for question in authorizations(call, hash_key, query_keys):
+        for question in authorizations(call, hash_key, query_keys, kms_key_arn):
             request = Request(question.action, question.resource, {**who, **question.context})
             decision = evaluate(request, principal.identity_policies,
                                 principal.session_policies)

@@ -23,11 +23,19 @@ from .s3 import extra_actions
 KeyLookup = Callable[[str, str, str | None], str | None]  # (region, table, index) -> hash key
 # (region, table, index, Query parameters, partition key name) -> the partition keys it reads
 QueryKeys = Callable[[str, str, str | None, Mapping[str, Any], str | None], list[str]]
+KeyArn = Callable[[str, str], str | None]  # (region, KeyId as sent) -> the key's ARN, or None
 
 NAME = r"#?[\w.\-]+"
 EQUALITY = re.compile(rf"({NAME})\s*=\s*(:[\w]+)|(:[\w]+)\s*=\s*({NAME})")
 READ_ITEM_OPS = {"GetItem", "DeleteItem", "UpdateItem"}
 LISTINGS = {"ListBucket", "ListBucketVersions", "ListBucketMultipartUploads"}  # s3:prefix etc.
+# KMS operations that use exactly the one key their KeyId names (an id, ARN or alias): AWS asks
+# about that key's ARN. Operations on no key are asked about "*"; every other KMS operation
+# (Decrypt and ReEncrypt find their key in the ciphertext, aliases name two resources, grants)
+# is one the gate cannot describe, and is refused.
+KMS_ONE_KEY = {"Sign", "Verify", "GetPublicKey", "DescribeKey", "Encrypt", "GenerateDataKey",
+               "GenerateDataKeyWithoutPlaintext", "GenerateMac", "VerifyMac"}
+KMS_NO_KEY = {"CreateKey", "ListKeys", "ListAliases", "GenerateRandom"}
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                     "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 
@@ -46,11 +54,13 @@ def typed(value: Any) -> str | None:
 
 
 def authorizations(call: Call, hash_key: KeyLookup,
-                   query_keys: QueryKeys | None = None) -> list[Request]:
+                   query_keys: QueryKeys | None = None,
+                   kms_key: KeyArn | None = None) -> list[Request]:
     """The questions for one call (empty when AWS asks none, as for GetCallerIdentity).
 
     ``query_keys`` reads a Query's partition keys; the gate passes moto's own key condition
-    parser, so the keys it authorises are the keys moto will read.
+    parser, so the keys it authorises are the keys moto will read; ``kms_key`` resolves a
+    KMS KeyId the way moto will (aliases included).
     """
     if call.service == "sts" and call.operation == "GetCallerIdentity":
         return []
@@ -66,6 +76,8 @@ def authorizations(call: Call, hash_key: KeyLookup,
                                            "cloudwatch:namespace": call.params.get("Namespace")})]
     if call.service == "events" and call.operation == "PutEvents":
         return [Request(call.action, bus, _service_context(call)) for bus in _event_buses(call)]
+    if call.service == "kms":
+        return [Request(call.action, _kms_key(call, kms_key), _service_context(call))]
     return [Request(call.action, _resource(call), _service_context(call))]
 
 
@@ -148,6 +160,21 @@ def _log_group(region: str, identifier: Any) -> str:
         raise Unclassifiable(f"{identifier!r} is not the ARN of a log group of this account "
                              "and region")
     return match.group(3)
+
+
+def _kms_key(call: Call, kms_key: KeyArn | None) -> str:
+    """The ARN of the one key a KMS call uses ("*" for calls on no key), or Unclassifiable."""
+    if call.operation in KMS_NO_KEY:
+        return "*"
+    if call.operation not in KMS_ONE_KEY:
+        raise Unclassifiable(f"kms:{call.operation} is not one the lab's IAM gate can describe")
+    key_id = call.params.get("KeyId")
+    if not isinstance(key_id, str) or not key_id:
+        raise Unclassifiable(f"a kms:{call.operation} without a KeyId")
+    arn = kms_key(call.region, key_id) if kms_key else (key_id if ":key/" in key_id else None)
+    if arn is None:
+        raise Unclassifiable(f"{key_id!r} is no KMS key of this account and region")
+    return arn
 
 
 # --- S3 ----------------------------------------------------------------------------------------

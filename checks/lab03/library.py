@@ -1,0 +1,123 @@
+"""Check 3.1: one tenant-context library, used by all three services.
+
+The learner's one resolver is served behind the order, product and fulfilment services (each
+with a thin recording wrapper of the check's own). The three must resolve every tenant's token
+to the same, whole context; a lure in the headers changes nothing; and the fulfilment service,
+which the order service calls from inside the system, answers 401 to a request that brings no
+token, only an ``x-tenant-id``, or a token it must not accept. "Internal" is no proof of
+identity: everything on the network can reach it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from environment.account.tenants import TENANTS
+from environment.app.context import TenantContext
+
+from ..foreign import foreign_id_token
+from ..forgery import forgeries
+from ..framework import Trial, exercise, short
+from ..scratch import fresh_table
+from .services import CREATE, SERVICES, Served, bearer, served
+
+ONE_LIBRARY = ("one function for every service: the context comes from the verified token, the "
+               "same way everywhere; no service has its own rules.")
+NO_TOKEN_NO_TENANT = ("a request without a token gets no tenant, whoever sends it: an "
+                      "x-tenant-id header is something the caller typed, and 'internal' "
+                      "services are reachable by anything on the network.")
+# The (user, tenant) pairs whose tokens the services must agree on: every tenant, and second
+# users where a hard-coded first user would pass.
+USERS = [(TENANTS[0].users[0], TENANTS[0]), (TENANTS[1].users[1], TENANTS[1]),
+         (TENANTS[2].users[0], TENANTS[2]), (TENANTS[3].users[1], TENANTS[3])]
+INTERNAL_LURE = {"X-Tenant-Id": "tenant-b", "X-Tenant-Tier": "premium", "X-User": "mallory",
+                 "X-Internal-Call": "true", "X-Forwarded-For": "127.0.0.1",
+                 "X-Calling-Service": "order-service", "X-Amzn-Trace-Id": "Root=1-internal"}
+
+
+def agree(served_: Served, t: Trial, want: TenantContext, **kwargs: Any) -> None:
+    """All three services serve the request as ``want``, with the whole context."""
+    for service in SERVICES:
+        reply, ctx = served_.create(service, **kwargs)
+        t.expect(reply.status < 300, f"the {service} service serves it as {want.tenant_id}",
+                 f"the {service} service answered {reply}",
+                 hint="a genuine token of the pool must pass, in every service.")
+        t.expect(ctx == want, f"the {service} service resolves {want}",
+                 f"the {service} service resolved {short(ctx)}", hint=ONE_LIBRARY)
+
+
+def refused(served_: Served, t: Trial, requests_: list[dict[str, Any]], hint: str,
+            services: tuple[str, ...] = ("fulfilment",)) -> None:
+    for service in services:
+        path = CREATE[service][0]
+        for kwargs in requests_:
+            for method in ("POST", "GET"):  # a rule that holds for writes only is no rule
+                reply, ctx = (served_.create(service, **kwargs) if method == "POST" else
+                              served_.ask(service, "GET", path, **kwargs))
+                t.expect(reply.status == 401, f"401 Unauthorized from the {service} service",
+                         f"{reply} (resolved {short(ctx)})", hint=hint,
+                         sent=f"{method} {path} with " + (", ".join(
+                             f"{k}={short(v, 60)}" for k, v in kwargs.get("headers", {}).items())
+                             or "no headers"))
+
+
+@exercise(
+    "3.1", "one tenant-context library for three services", ("tenant_from_request",),
+    hint="package lab 1's middleware once: the token from 'Authorization: Bearer', verified "
+         "with the pool's keys, issuer and audience, and the context built from its claims; "
+         "nothing in the request fills in what the token does not say, in any service.",
+    code_hint="def tenant_from_request(request): scheme, _, token = request.headers.get("
+              "'Authorization', '').partition(' '); if scheme.lower() != 'bearer' or not "
+              "token: raise PermissionError(...); return tenant_context_from_claims("
+              "verify_id_token(lab.identity, token.strip()))",
+)
+def check_one_library(tenant_from_request, t: Trial) -> None:
+    lab = t.lab
+    table = fresh_table(lab, "check-lab3-services")
+    with served(t, table.table, {name: tenant_from_request for name in SERVICES}) as services:
+        for user, tenant in USERS:
+            with t.case(f"the three services agree on {user}'s token"):
+                agree(services, t, TenantContext(tenant.id, tenant.tier, user),
+                      headers=bearer(lab.id_token(user)))
+        alice = TenantContext(TENANTS[0].id, TENANTS[0].tier, TENANTS[0].users[0])
+        token = lab.id_token(alice.user)
+        with t.case("a tenant-a token with X-Tenant-Id: tenant-b, in all three services"):
+            agree(services, t, alice, headers={**bearer(token), "X-Tenant-Id": "tenant-b"})
+        with t.case("a basic tenant's token with X-Tenant-Tier: premium and X-User, in all "
+                    "three services"):
+            agree(services, t, alice, headers={**bearer(token), "X-Tenant-Tier": "premium",
+                                               "X-User": "mallory"})
+        with t.case("no Authorization header at all, in all three services"):
+            refused(services, t, [{}], NO_TOKEN_NO_TENANT, SERVICES)
+        with t.case("the fulfilment service called directly with only x-tenant-id (no token)"):
+            refused(services, t, [{"headers": {"x-tenant-id": "tenant-b"}},
+                                  {"headers": INTERNAL_LURE},
+                                  {"headers": {"x-amzn-oidc-data": token,
+                                               "x-amzn-oidc-identity": alice.user}}],
+                    NO_TOKEN_NO_TENANT)
+        with t.case("a genuine token under the scheme 'Token', or in the query string"):
+            refused(services, t, [{"headers": {"Authorization": f"Token {token}"}},
+                                  {"headers": {"Authorization": token}},
+                                  {"params": {"access_token": token, "id_token": token}}],
+                    "one place and one form for the token, 'Authorization: Bearer <token>', in "
+                    "every service.", SERVICES)
+        name = "a genuine ID token of another user pool (claiming tenant-a)"
+        if lab.settings.embedded:
+            with t.case(name):
+                refused(services, t, [{"headers": bearer(foreign_id_token(lab))},
+                                      {"headers": {**bearer(foreign_id_token(lab)),
+                                                   "X-Tenant-Id": "tenant-a"}}],
+                        "every pool's tokens are signed the same way here (and in moto with "
+                        "the same key): only the issuer and the audience say which pool and "
+                        "app a token is for. Check both, in the one library.", SERVICES)
+        else:
+            t.skip(name, "needs the embedded emulator")
+        _forgeries(services, t, token, lab.access_token(alice.user), lab.settings.embedded)
+
+
+def _forgeries(services: Served, t: Trial, token: str, access: str, embedded: bool) -> None:
+    for forged in forgeries(token, access, "tenant-b", embedded):
+        if forged.token is None or forged.token.startswith("Bearer") or not forged.token:
+            continue
+        with t.case(f"the fulfilment service with {forged.name}"):
+            refused(services, t, [{"headers": bearer(forged.token)}], forged.hint)

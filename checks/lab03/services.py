@@ -1,0 +1,90 @@
+"""The three sample services served for a check, each with a resolver that records contexts.
+
+A check hands the same learner function to the order, product and fulfilment services (or
+the kit's resolver, where the exercise is about something else) and wraps it in a thin layer
+of its own that remembers what each request resolved to: the check then compares whole
+contexts per service, not only what a response shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from environment.app.fulfilment import create_fulfilment_service
+from environment.app.orders import Fulfil, create_order_service
+from environment.app.products import create_product_service
+from environment.app.serving import serve
+
+from ..answers import Reply
+from ..framework import NotStarted, Trial
+
+SERVICES = ("order", "product", "fulfilment")
+# Where each service creates an item (a POST every service answers with 201).
+CREATE = {"order": ("/orders", {"items": []}), "product": ("/products", {"name": "probe"}),
+          "fulfilment": ("/fulfilments", {"order_id": "probe"})}
+
+
+@dataclass
+class Served:
+    """Running services by name, and per service the contexts its resolver returned."""
+
+    t: Trial
+    urls: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, list[Any]] = field(default_factory=dict)
+    headers: dict[str, list[str | None]] = field(default_factory=dict)  # Authorization received
+
+    def ask(self, service: str, method: str, path: str, **kwargs: Any) -> tuple[Reply, Any]:
+        """One request to one service; the reply and the context it resolved (or None)."""
+        self.seen[service].clear()
+        try:
+            reply = Reply(requests.request(method, self.urls[service] + path,
+                                           timeout=self.t.timeout, **kwargs))
+        except requests.Timeout:
+            self.t.expect(False, f"an answer from the {service} service",
+                          f"no answer within {self.t.timeout:g} s: does your function hang?")
+        if reply.status == 501:
+            raise NotStarted(reply.body.get("detail", ""))
+        seen = self.seen[service]
+        return reply, (seen[-1] if seen else None)
+
+    def create(self, service: str, **kwargs: Any) -> tuple[Reply, Any]:
+        path, body = CREATE[service]
+        return self.ask(service, "POST", path, json=body, **kwargs)
+
+
+def recording(resolver: Callable, seen: list[Any], headers: list[str | None]) -> Callable:
+    def resolve(request):
+        headers.append(request.headers.get("Authorization"))
+        context = resolver(request)
+        seen.append(context)
+        return context
+
+    return resolve
+
+
+@contextmanager
+def served(t: Trial, table: Any, resolvers: dict[str, Callable],
+           fulfil: Fulfil | None = None) -> Iterator[Served]:
+    """Serve the named services (``order``, ``product``, ``fulfilment``) on free ports."""
+    found = Served(t)
+    with ExitStack() as stack:
+        for name, resolver in resolvers.items():
+            found.seen[name], found.headers[name] = [], []
+            resolve = recording(resolver, found.seen[name], found.headers[name])
+            if name == "order":
+                app = create_order_service(table, resolve, fulfil)
+            elif name == "product":
+                app = create_product_service(table, resolve)
+            else:
+                app = create_fulfilment_service(table, resolve)
+            found.urls[name] = stack.enter_context(serve(app)).url
+        yield found
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

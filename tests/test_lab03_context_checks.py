@@ -1,0 +1,538 @@
+"""Lab 3's checks (3.1 to 3.3) pass on the solution and catch each classic mistake.
+
+The solution functions come from solutions/03-service-to-service.ipynb itself. Each mutant is
+one realistic wrong answer: a context library with a convenience door ("internal calls send
+x-tenant-id"), a hop that forwards something other than the caller's token or hides a failed
+hop, a consumer that trusts what a message says, skips what it cannot read, or writes with the
+service's broad credentials. The table names the case that must catch each one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import asdict
+
+import jwt
+import pytest
+import requests
+from mutants import escaped, refused
+
+from checks import run
+from checks.notebook_code import namespace, solution_path
+from environment.app.context import TenantContext
+from environment.app.keys import fulfilment_sk, tenant_pk
+from environment.app.store import PooledStore
+
+OURS = ("3.1", "3.2", "3.3")
+
+
+@pytest.fixture(scope="module")
+def solution(lab):
+    return namespace(solution_path(3))
+
+
+@pytest.mark.parametrize("exercise", OURS)
+def test_the_solution_passes(solution, exercise):
+    needs = {"3.1": ["tenant_from_request"], "3.2": ["fulfil"],
+             "3.3": ["publish_order_placed", "handle_order_placed"]}[exercise]
+    outcome = run(exercise, *[solution[name] for name in needs])
+    assert outcome.passed, outcome.message
+    assert not outcome.skipped
+
+
+# --- 3.1 one context library ---------------------------------------------------------------------
+
+
+def library_mutants(s):
+    right, lab = s["tenant_from_request"], s["lab"]
+    claims_context = s["tenant_context_from_claims"]
+
+    def internal_header(request):  # "only the order service calls us, and it says who"
+        if not request.headers.get("Authorization") and request.headers.get("x-tenant-id"):
+            return TenantContext(request.headers["x-tenant-id"], "basic", "order-service")
+        return right(request)
+
+    def header_wins(request):
+        ctx = right(request)
+        return TenantContext(request.headers.get("X-Tenant-Id", ctx.tenant_id), ctx.tier, ctx.user)
+
+    def default_tenant(request):
+        if not request.headers.get("Authorization"):
+            return TenantContext("tenant-a", "basic", "anonymous")
+        return right(request)
+
+    def tier_header(request):
+        ctx = right(request)
+        return TenantContext(ctx.tenant_id, request.headers.get("X-Tenant-Tier", ctx.tier),
+                             request.headers.get("X-User", ctx.user))
+
+    def drifted_copy(request):  # the product service's copy still reads an old tier claim
+        ctx = right(request)
+        return TenantContext(ctx.tenant_id, "basic", ctx.user) if request.path.startswith(
+            "/products") else ctx
+
+    def token_of(request):
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise PermissionError("no bearer token")
+        return token.strip()
+
+    def signature_only(request):  # right key, but any pool's token and any audience
+        token = token_of(request)
+        key = jwt.PyJWKClient(lab.identity.jwks_url).get_signing_key_from_jwt(token)
+        return claims_context(jwt.decode(token, key.key, algorithms=["RS256"],
+                                         options={"verify_aud": False}))
+
+    def unverified(request):
+        return claims_context(jwt.decode(token_of(request), options={"verify_signature": False}))
+
+    def no_expiry(request):
+        token = token_of(request)
+        key = jwt.PyJWKClient(lab.identity.jwks_url).get_signing_key_from_jwt(token)
+        return claims_context(jwt.decode(token, key.key, algorithms=["RS256"],
+                                         audience=lab.identity.client_id,
+                                         issuer=lab.identity.issuer,
+                                         options={"verify_exp": False}))
+
+    def any_scheme(request):
+        header = request.headers.get("Authorization") or ""
+        return claims_context(s["verify_id_token"](lab.identity, header.split(" ")[-1]))
+
+    def query_token(request):
+        token = request.args.get("access_token")
+        if token and not request.headers.get("Authorization"):
+            return claims_context(s["verify_id_token"](lab.identity, token))
+        return right(request)
+
+    def fulfilment_trusts_header(request):
+        if request.path.startswith("/fulfilments") and request.headers.get("x-tenant-id"):
+            return TenantContext(request.headers["x-tenant-id"], "basic", "internal")
+        return right(request)
+
+    def reads_trust_the_header(request):  # "a GET changes nothing, so the header will do"
+        if request.method == "GET" and request.headers.get("x-tenant-id"):
+            return TenantContext(request.headers["x-tenant-id"], "basic", "reader")
+        return right(request)
+
+    def load_balancer_header(request):  # ALB's x-amzn-oidc-data, taken when it is there
+        forwarded = request.headers.get("x-amzn-oidc-data")
+        if forwarded:
+            return claims_context(jwt.decode(forwarded, options={"verify_signature": False}))
+        return right(request)
+
+    return [
+        ("3.1", "adversary: GET requests trust x-tenant-id", (reads_trust_the_header,),
+         "only x-tenant-id"),
+        ("3.1", "adversary: trusts the load balancer's x-amzn-oidc-data",
+         (load_balancer_header,), "only x-tenant-id"),
+        ("3.1", "trusts x-tenant-id when there is no token", (internal_header,),
+         "only x-tenant-id"),
+        ("3.1", "lets X-Tenant-Id win over the token", (header_wins,), "X-Tenant-Id: tenant-b"),
+        ("3.1", "a default tenant for a request without a token", (default_tenant,),
+         "no Authorization header at all"),
+        ("3.1", "tier and user from headers", (tier_header,), "X-Tenant-Tier: premium"),
+        ("3.1", "a drifted copy in the product service", (drifted_copy,),
+         "agree on bella@tenant-b"),
+        ("3.1", "checks the signature but neither issuer nor audience", (signature_only,),
+         "another user pool"),
+        ("3.1", "decodes without verifying", (unverified,), "another user pool"),
+        ("3.1", "switches the expiry check off", (no_expiry,), "expired two days ago"),
+        ("3.1", "takes the last word of the header, any scheme", (any_scheme,),
+         "scheme 'Token', or in the query string"),
+        ("3.1", "accepts ?access_token= without a header", (query_token,),
+         "scheme 'Token', or in the query string"),
+        ("3.1", "fulfilment trusts the order service's x-tenant-id", (fulfilment_trusts_header,),
+         "X-Tenant-Id: tenant-b"),
+    ]
+
+
+def library_benign(s):
+    lab = s["lab"]
+    from environment.app.auth import tenant_resolver
+
+    def value_error(request):
+        header = request.headers.get("Authorization") or ""
+        if not header.lower().startswith("bearer "):
+            raise ValueError("bearer token required")
+        return s["tenant_context_from_claims"](s["verify_id_token"](lab.identity, header[7:]))
+
+    return [("3.1", s["tenant_from_request"]), ("3.1", tenant_resolver(lab.identity)),
+            ("3.1", value_error)]
+
+
+# --- 3.2 context over HTTP -----------------------------------------------------------------------
+
+
+def hop_mutants(s):
+    right, lab = s["fulfil"], s["lab"]
+
+    def post(url, order, headers):
+        response = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                 headers=headers, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def tenant_header(request, order, url):
+        return post(url, order, {"x-tenant-id": order["tenant_id"]})
+
+    def own_token(request, order, url):  # signs in as the tenant's first user
+        tenant = next(t for t in lab.tenants if t.id == order["tenant_id"])
+        return post(url, order, {"Authorization": f"Bearer {lab.id_token(tenant.users[0])}"})
+
+    remembered = {}
+
+    def first_caller(request, order, url):
+        remembered.setdefault("auth", request.headers["Authorization"])
+        return post(url, order, {"Authorization": remembered["auth"]})
+
+    def ignores_status(request, order, url):
+        return requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                             headers={"Authorization": request.headers["Authorization"]},
+                             timeout=5).json()
+
+    def swallows(request, order, url):
+        try:
+            return right(request, order, url)
+        except requests.RequestException:
+            return {"order_id": order["order_id"], "status": "pending"}
+
+    def rebuilt(request, order, url):
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        return post(url, order, {"Authorization": f"Bearer {token}"})
+
+    def hard_coded(request, order, url):
+        return right(request, order, "http://127.0.0.1:9")
+
+    def response_object(request, order, url):
+        return requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                             headers={"Authorization": request.headers["Authorization"]},
+                             timeout=5)
+
+    def lists(request, order, url):
+        response = requests.get(f"{url}/fulfilments",
+                                headers={"Authorization": request.headers["Authorization"]},
+                                timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def only_server_errors(request, order, url):
+        response = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                 headers={"Authorization": request.headers["Authorization"]},
+                                 timeout=5)
+        if response.status_code >= 500:
+            raise RuntimeError(response.text)
+        return response.json()
+
+    def only_401(request, order, url):
+        response = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                 headers={"Authorization": request.headers["Authorization"]},
+                                 timeout=5)
+        if response.status_code == 401:
+            raise PermissionError(response.text)
+        return response.json()
+
+    def made_up_answer(request, order, url):
+        post(url, order, {"Authorization": request.headers["Authorization"]})
+        return {"order_id": order["order_id"], "status": "shipped"}
+
+    first = "as arthur@tenant-a"
+    return [
+        ("3.2", "adversary: answers for fulfilment", (made_up_answer,), first),
+        ("3.2", "sends x-tenant-id instead of the token", (tenant_header,), first),
+        ("3.2", "signs in as the tenant's first user", (own_token,), first),
+        ("3.2", "remembers the first caller's header", (first_caller,), "as bob@tenant-b"),
+        ("3.2", "ignores fulfilment's status", (ignores_status,), "answers 401"),
+        ("3.2", "swallows a failed hop", (swallows,), "answers 401"),
+        ("3.2", "rebuilds the header with removeprefix('Bearer ')", (rebuilt,), "lower case"),
+        ("3.2", "a hard-coded fulfilment URL", (hard_coded,), first),
+        ("3.2", "returns the Response object", (response_object,), first),
+        ("3.2", "GET instead of POST", (lists,), first),
+        ("3.2", "raises only on 5xx", (only_server_errors,), "answers 401"),
+        ("3.2", "raises only on 401", (only_401,), "answers 403"),
+    ]
+
+
+def hop_benign(s):
+    def only_authorization(request, order, url):
+        headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+        with requests.Session() as session:
+            response = session.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                    headers=headers, timeout=(2, 5))
+        if not response.ok:
+            raise RuntimeError(f"fulfilment answered {response.status_code}")
+        return response.json()
+
+    return [("3.2", s["fulfil"]), ("3.2", only_authorization)]
+
+
+# --- 3.3 context in messages ---------------------------------------------------------------------
+
+
+def envelope_mutants(s):
+    publish, handle, lab = s["publish_order_placed"], s["handle_order_placed"], s["lab"]
+    kms, events, key, vending = s["kms"], s["events"], s["SIGNING_KEY"], s["vending"]
+    canonical, algorithm = s["canonical"], s["SIGNING_ALGORITHM"]
+
+    def sign(message: bytes) -> str:
+        raw = kms.sign(KeyId=key, Message=message, MessageType="RAW",
+                       SigningAlgorithm=algorithm)["Signature"]
+        return base64.b64encode(raw).decode()
+
+    def put(detail, bus=None):
+        events.put_events(Entries=[{"EventBusName": bus or s["ORDER_EVENTS_BUS"],
+                                    "Source": s["SOURCE"], "DetailType": s["DETAIL_TYPE"],
+                                    "Detail": json.dumps(detail)}])
+
+    def no_context(ctx, order):
+        put({"order": order, "tenant": ctx.tenant_id,
+             "signature": sign(canonical({}, order))})
+
+    def signs_its_own_json(ctx, order):
+        envelope = {"context": asdict(ctx), "order": order}
+        put({**envelope, "signature": sign(json.dumps(envelope).encode())})
+
+    def default_bus(ctx, order):
+        envelope = {"context": asdict(ctx), "order": order}
+        put({**envelope, "signature": sign(canonical(envelope["context"], order))}, "default")
+
+    def read(body):
+        detail = json.loads(body)["detail"]
+        return detail, detail["context"], detail["order"]
+
+    def verified(detail, context, order, key_id=key):
+        return kms.verify(KeyId=key_id, Message=canonical(context, order), MessageType="RAW",
+                          Signature=base64.b64decode(detail["signature"]),
+                          SigningAlgorithm=algorithm)["SignatureValid"]
+
+    def record(orders_table, ctx, order, credentials=None, sort_key=None):
+        table = orders_table(credentials or vending.credentials(ctx.tenant_id))
+        table.put_item(Item={"pk": tenant_pk(ctx.tenant_id),
+                             "sk": sort_key or fulfilment_sk(order["order_id"]),
+                             "order_id": order["order_id"], "status": "queued"})
+        return ctx
+
+    def trusts(body, orders_table):
+        _, context, order = read(body)
+        return record(orders_table, TenantContext(**context), order)
+
+    def expects_a_raise(body, orders_table):  # AWS raises on a bad signature; the emulator not
+        detail, context, order = read(body)
+        verified(detail, context, order)
+        return record(orders_table, TenantContext(**context), order)
+
+    def logs_and_goes_on(body, orders_table):
+        detail, context, order = read(body)
+        try:
+            if not verified(detail, context, order):
+                raise PermissionError("bad signature")
+        except Exception as error:  # noqa: BLE001
+            print("warning:", error)
+        return record(orders_table, TenantContext(**context), order)
+
+    def skips_poison(body, orders_table):
+        try:
+            json.loads(body)["detail"]
+        except (ValueError, KeyError):
+            return None
+        return handle(body, orders_table)
+
+    def broad_role(body, orders_table):
+        detail, context, order = read(body)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        creds = lab.client("sts").assume_role(RoleArn=lab.role_arn("order-service"),
+                                              RoleSessionName="consumer")["Credentials"]
+        return record(orders_table, TenantContext(**context), order, credentials=creds)
+
+    cached = {}
+
+    def one_tenants_credentials(body, orders_table):
+        detail, context, order = read(body)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        creds = cached.setdefault("creds", vending.credentials(context["tenant_id"]))
+        return record(orders_table, TenantContext(**context), order, credentials=creds)
+
+    def default_tier(body, orders_table):
+        ctx = handle(body, orders_table)
+        return TenantContext(ctx.tenant_id, "basic", ctx.user)
+
+    def random_key(body, orders_table):
+        detail, context, order = read(body)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        return record(orders_table, TenantContext(**context), order,
+                      sort_key=f"FULFILMENT#{uuid.uuid4().hex}")
+
+    def message_names_key(body, orders_table):
+        detail, context, order = read(body)
+        key_id = f"alias/{detail['key']}" if detail.get("key") else key
+        if not verified(detail, context, order, key_id):
+            raise PermissionError("bad signature")
+        return record(orders_table, TenantContext(**context), order)
+
+    def refuses_duplicates(body, orders_table):
+        detail, context, order = read(body)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        table = orders_table(vending.credentials(context["tenant_id"]))
+        table.put_item(Item={"pk": tenant_pk(context["tenant_id"]),
+                             "sk": fulfilment_sk(order["order_id"])},
+                       ConditionExpression="attribute_not_exists(pk)")
+        return TenantContext(**context)
+
+    def signature_optional(body, orders_table):
+        detail, context, order = read(body)
+        if detail.get("signature") and not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        return record(orders_table, TenantContext(**context), order)
+
+    def kit_credentials(body, orders_table):
+        detail, context, order = read(body)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        name = orders_table(vending.credentials(context["tenant_id"])).name
+        admin = lab.settings.session().resource("dynamodb").Table(name)
+        admin.put_item(Item={"pk": tenant_pk(context["tenant_id"]),
+                             "sk": fulfilment_sk(order["order_id"]), "status": "queued"})
+        return TenantContext(**context)
+
+    def writes_then_verifies(body, orders_table):
+        detail, context, order = read(body)
+        ctx = record(orders_table, TenantContext(**context), order)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        return ctx
+
+    verified_orders = set()
+
+    def verifies_each_order_once(body, orders_table):
+        detail, context, order = read(body)
+        if order["order_id"] not in verified_orders:
+            if not verified(detail, context, order):
+                raise PermissionError("bad signature")
+            verified_orders.add(order["order_id"])
+        return record(orders_table, TenantContext(**context), order)
+
+    return [
+        ("3.3", "adversary: writes, then verifies", (publish, writes_then_verifies),
+         "tenant was edited"),
+        ("3.3", "adversary: verifies each order id once", (publish, verifies_each_order_once),
+         "tenant was edited"),
+        ("3.3", "the producer leaves the context out", (no_context, handle),
+         "carries the tenant context"),
+        ("3.3", "the producer signs its own json.dumps", (signs_its_own_json, handle),
+         "signature verifies"),
+        ("3.3", "the producer uses the default bus", (default_bus, handle),
+         "on the order-events bus"),
+        ("3.3", "the consumer trusts the message", (publish, trusts), "tenant was edited"),
+        ("3.3", "the consumer waits for verify to raise", (publish, expects_a_raise),
+         "tenant was edited"),
+        ("3.3", "the consumer logs a bad signature and goes on", (publish, logs_and_goes_on),
+         "tenant was edited"),
+        ("3.3", "the consumer skips poison messages", (publish, skips_poison), "not JSON"),
+        ("3.3", "the consumer writes with the service's broad role", (publish, broad_role),
+         "each write ran under its tenant's session"),
+        ("3.3", "the consumer keeps the first tenant's credentials",
+         (publish, one_tenants_credentials), "every genuine message is processed"),
+        ("3.3", "the consumer restores a default tier", (publish, default_tier),
+         "returns the context it restored"),
+        ("3.3", "the consumer keys records by a random id", (publish, random_key),
+         "one record per order"),
+        ("3.3", "the consumer verifies with the key the message names",
+         (publish, message_names_key), "signed with another KMS key"),
+        ("3.3", "the consumer refuses duplicates", (publish, refuses_duplicates),
+         "every genuine message is processed"),
+        ("3.3", "the consumer lets an unsigned event through", (publish, signature_optional),
+         "without a signature"),
+        ("3.3", "the consumer writes with the kit's own credentials", (publish, kit_credentials),
+         "each write ran under its tenant's session"),
+    ]
+
+
+def envelope_benign(s):
+    publish, handle, vending = s["publish_order_placed"], s["handle_order_placed"], s["vending"]
+    kms, key, canonical = s["kms"], s["SIGNING_KEY"], s["canonical"]
+
+    def versioned(ctx, order):  # extra fields in the detail are fine
+        context = asdict(ctx)
+        raw = kms.sign(KeyId=key, Message=canonical(context, order), MessageType="RAW",
+                       SigningAlgorithm=s["SIGNING_ALGORITHM"])["Signature"]
+        s["events"].put_events(Entries=[{
+            "EventBusName": s["ORDER_EVENTS_BUS"], "Source": s["SOURCE"],
+            "DetailType": s["DETAIL_TYPE"], "Detail": json.dumps({
+                "version": 1, "context": context, "order": order,
+                "signature": base64.b64encode(raw).decode()})}])
+
+    def with_store(body, orders_table):
+        detail = json.loads(body)["detail"]
+        answer = kms.verify(KeyId=key, Message=canonical(detail["context"], detail["order"]),
+                            MessageType="RAW", Signature=base64.b64decode(detail["signature"]),
+                            SigningAlgorithm=s["SIGNING_ALGORITHM"])
+        if answer["SignatureValid"] is not True:
+            raise ValueError("signature")
+        ctx = TenantContext(**detail["context"])
+        store = PooledStore(lambda c: orders_table(vending.credentials(c.tenant_id)),
+                            fulfilment_sk, "order_id")
+        store.save(ctx, {"order_id": detail["order"]["order_id"], "status": "queued"})
+        return ctx
+
+    return [("3.3", publish, handle), ("3.3", versioned, with_store)]
+
+
+MUTANTS = {"3.1": library_mutants, "3.2": hop_mutants, "3.3": envelope_mutants}
+BENIGN = {"3.1": library_benign, "3.2": hop_benign, "3.3": envelope_benign}
+
+
+@pytest.mark.parametrize("exercise", sorted(MUTANTS))
+def test_every_check_catches_its_classic_mistakes(solution, exercise):
+    table = MUTANTS[exercise](solution)
+    assert len(table) >= 8, f"{exercise} needs at least 8 mutants"
+    slipped = escaped(table)
+    assert not slipped, "\n".join(slipped)
+
+
+@pytest.mark.parametrize("exercise", sorted(BENIGN))
+def test_correct_answers_written_differently_pass(solution, exercise):
+    failed = refused(BENIGN[exercise](solution))
+    assert not failed, "\n".join(failed)
+
+
+def test_an_unfinished_consumer_is_not_started_not_a_crash(solution):
+    def stub(body, orders_table):
+        raise NotImplementedError("exercise 3.3 is not done yet")
+
+    outcome = run("3.3", solution["publish_order_placed"], stub)
+    assert outcome.state == "not started", outcome.message
+
+
+def test_a_hop_or_a_handler_that_hangs_is_reported_not_waited_for(solution):
+    import threading
+
+    forever = threading.Event()
+
+    def hanging_hop(request, order, url):
+        forever.wait(30)
+
+    def hanging_handler(body, orders_table):
+        forever.wait(30)
+
+    try:
+        hop = run("3.2", hanging_hop, timeout=2)
+        assert hop.failed_case and "did not return" in hop.message, hop.message
+        handler = run("3.3", solution["publish_order_placed"], hanging_handler, timeout=2)
+        assert handler.failed_case == "every genuine message is processed (deleted), the " \
+                                      "duplicate too", handler.message
+        assert "did not return within 2 s" in handler.message
+    finally:
+        forever.set()
+
+
+def test_the_code_step_is_not_in_the_first_report(solution):
+    mutant = [m for m in envelope_mutants(solution) if "skips poison" in m[1]][0][2]
+    assert run("3.3", solution["publish_order_placed"], solution["handle_order_placed"]).passed
+    first, second = run("3.3", *mutant).message, run("3.3", *mutant).message
+    step = "no try/except around json.loads"
+    assert step not in first and step in second
