@@ -13,13 +13,14 @@ import json
 import random
 import uuid
 
+import lab06_solution
 import mutants
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from checks import run
-from checks.notebook_code import exercise_ids, functions_for, namespace, solution_path
+from checks.notebook_code import exercise_ids, functions_for
 from environment.app.partners import PartnerError, PartnerTimeout, PaymentFailed
 
 TIMEOUT, MAX_ATTEMPTS, BASE, CAP = 5.0, 5, 1.0, 20.0
@@ -27,7 +28,7 @@ TIMEOUT, MAX_ATTEMPTS, BASE, CAP = 5.0, 5, 1.0, 20.0
 
 @pytest.fixture(scope="module")
 def solution(lab):
-    return namespace(solution_path(6))
+    return lab06_solution.solution()
 
 
 @pytest.mark.parametrize("exercise", exercise_ids(6))
