@@ -73,6 +73,18 @@ def charger(retryable=(PartnerError, PartnerTimeout), attempts=MAX_ATTEMPTS,
     return charge_with_retries
 
 
+def growing_timeouts(partner, payment, clock, rng):
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return partner.charge(payment["tenant_id"], payment["order_id"], payment["amount"],
+                                  idempotency_key=payment["idempotency_key"],
+                                  timeout=TIMEOUT * 2 ** attempt)
+        except (PartnerError, PartnerTimeout) as error:
+            if not error.retryable or attempt == MAX_ATTEMPTS - 1:
+                raise PaymentFailed(str(error)) from error
+        clock.sleep(rng.uniform(0, min(CAP, BASE * 2 ** attempt)))
+
+
 def reraise(error):
     raise error
 
@@ -137,6 +149,9 @@ def proxy_mutants(s):
          "a partner that keeps failing"),
         ("lets the PartnerError out", charger(give_up=reraise), "a partner that keeps failing"),
         ("retries a declined card", charger(retry_4xx=True), "a declined card"),
+        # The adversary's (written to pass the check as it was; each got a case of its own):
+        ("a timeout that doubles with each retry", growing_timeouts,
+         "every retry has a timeout too"),
     ]
     return rows + [("6.1", bug, (enqueue, fn), case) for bug, fn, case in charge_rows]
 
@@ -205,54 +220,65 @@ def update_claim(table, tenant_id, order_id):
 
 
 def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, catch=True,
-              record_failed=True, record_paid=True, tenant=None, skip_paid=False, one=False):
+              record_failed=True, record_paid=True, tenant=None, skip_paid=False, one=False,
+              attributes=True, delete_finally=False):
     """process_batch with one knob turned; it calls the solution's claim and charge."""
     claim, charge = s["claim_payment"], s["charge_with_retries"]
 
     def process_batch(worker):
         messages = worker.queue.receive_messages(MaxNumberOfMessages=1 if one else 10,
-                                                 MessageAttributeNames=["All"])
+                                                 MessageAttributeNames=["All"] if attributes
+                                                 else [])
         for message in messages:
-            if delete_first:
-                message.delete()
-            payment = json.loads(message.body)
-            if tenant:
-                payment["tenant_id"] = tenant
-            record = record_key(payment["tenant_id"], payment["order_id"])
-            idem = claim(worker.table, payment["tenant_id"], payment["order_id"])
-            if key is not None:
-                idem = key(message, idem)
-            if skip_paid and worker.table.get_item(Key=record, ConsistentRead=True)[
-                    "Item"].get("status") == "paid":
-                message.delete()
-                continue
-            try:
-                made = charge(worker.partner, {**payment, "idempotency_key": idem},
-                              worker.clock, worker.rng)
-            except PaymentFailed as failed:
-                if not catch:
-                    raise
-                attributes = dict(message.message_attributes or {})
-                if reason:
-                    attributes["reason"] = {"DataType": "String", "StringValue": failed.reason}
-                worker.dead_letters.send_message(MessageBody=message.body,
-                                                 MessageAttributes=attributes)
-                if record_failed:
-                    worker.table.update_item(
-                        Key=record, UpdateExpression="SET #s = :s, reason = :r",
-                        ExpressionAttributeNames={"#s": "status"},
-                        ExpressionAttributeValues={":s": "failed", ":r": failed.reason})
-                if delete_dead and not delete_first:
+            if delete_finally:
+                try:
+                    handle(worker, message)
+                finally:
                     message.delete()
-                continue
-            if record_paid:
-                worker.table.update_item(
-                    Key=record, UpdateExpression="SET #s = :s, charge_id = :c",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":s": "paid", ":c": made["charge_id"]})
-            if not delete_first:
-                message.delete()
+            else:
+                handle(worker, message)
         return len(messages)
+
+    def handle(worker, message):
+        if delete_first:
+            message.delete()
+        payment = json.loads(message.body)
+        if tenant:
+            payment["tenant_id"] = tenant
+        record = record_key(payment["tenant_id"], payment["order_id"])
+        idem = claim(worker.table, payment["tenant_id"], payment["order_id"])
+        if key is not None:
+            idem = key(message, idem)
+        if skip_paid and worker.table.get_item(Key=record, ConsistentRead=True)[
+                "Item"].get("status") == "paid":
+            message.delete()
+            return
+        try:
+            made = charge(worker.partner, {**payment, "idempotency_key": idem},
+                          worker.clock, worker.rng)
+        except PaymentFailed as failed:
+            if not catch:
+                raise
+            attributes = dict(message.message_attributes or {})
+            if reason:
+                attributes["reason"] = {"DataType": "String", "StringValue": failed.reason}
+            worker.dead_letters.send_message(MessageBody=message.body,
+                                             MessageAttributes=attributes)
+            if record_failed:
+                worker.table.update_item(
+                    Key=record, UpdateExpression="SET #s = :s, reason = :r",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":s": "failed", ":r": failed.reason})
+            if delete_dead and not delete_first and not delete_finally:
+                message.delete()
+            return
+        if record_paid:
+            worker.table.update_item(
+                Key=record, UpdateExpression="SET #s = :s, charge_id = :c",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": "paid", ":c": made["charge_id"]})
+        if not delete_first and not delete_finally:
+            message.delete()
     return process_batch
 
 
@@ -299,6 +325,11 @@ def idempotency_mutants(s):
          "three payments of two tenants"),
         ("hard-codes the tenant", worker_fn(s, tenant="tenant-a"),
          "three payments of two tenants"),
+        ("deletes in a finally (which a kill runs too)", worker_fn(s, delete_finally=True),
+         "killed after the partner call"),
+        # The adversary's:
+        ("dead letters without their tenant (no attributes received)",
+         worker_fn(s, attributes=False), "the dead letters keep their tenant attribute"),
     ]
     return rows + [("6.2", bug, (claim, fn), case) for bug, fn, case in workers]
 
@@ -342,6 +373,38 @@ def redriver(pages=None, size=10, attributes=True, delete=True, send=True, times
     return redrive
 
 
+def pages(sqs, dlq_url):
+    while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                      MessageAttributeNames=["All"]).get("Messages"):
+        yield page
+
+
+def send(sqs, queue_url, message):
+    sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"],
+                     MessageAttributes=message.get("MessageAttributes", {}))
+
+
+def purge_at_end(sqs, dlq_url, queue_url):
+    moved = 0
+    for page in pages(sqs, dlq_url):
+        for message in page:
+            send(sqs, queue_url, message)
+            moved += 1
+    sqs.purge_queue(QueueUrl=dlq_url)
+    return moved
+
+
+def delete_first(sqs, dlq_url, queue_url):
+    moved = 0
+    for page in pages(sqs, dlq_url):
+        sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(page)])
+        for message in page:
+            send(sqs, queue_url, message)
+            moved += 1
+    return moved
+
+
 def batch_redrive(sqs, dlq_url, queue_url):
     """Benign: batches both ways."""
     moved = 0
@@ -375,6 +438,10 @@ def redrive_mutants(s):
          "the dead-letter queue empty afterwards"),
         ("returns nothing", redriver(count="none"), "an empty dead-letter queue: nothing moved"),
         ("counts batches", redriver(count="batches"), "the count of messages moved"),
+        # The adversary's: the purge is refused within 60 s of the last one, on AWS too.
+        ("purges the DLQ at the end instead of deleting", purge_at_end,
+         "23 dead letters: each back on the queue once"),
+        ("deletes a page before sending it", delete_first, "a send that fails midway"),
     ]
     return [("6.3", bug, (fn, batch), case) for bug, fn, case in rows]
 
@@ -425,6 +492,22 @@ def status_mutants(s):
                             & Key("sk").begins_with("PAYMENT#"))["Items"]
         return items[0]["status"] if items else None
 
+    seen = {}
+
+    def cached(table, ctx, order_id):
+        if (ctx.tenant_id, order_id) not in seen:
+            item = table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+            seen[(ctx.tenant_id, order_id)] = item["status"] if item else None
+        return seen[(ctx.tenant_id, order_id)]
+
+    def scan_fallback(table, ctx, order_id):
+        item = table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+        if item is None:  # "legacy records": found by attributes
+            items = table.scan(FilterExpression=Attr("tenant_id").eq(ctx.tenant_id)
+                               & Attr("order_id").eq(order_id))["Items"]
+            item = items[0] if items else None
+        return item["status"] if item else None
+
     def user_as_tenant(table, ctx, order_id):
         item = table.get_item(Key=record_key(ctx.user, order_id)).get("Item")
         return item["status"] if item else None
@@ -441,6 +524,10 @@ def status_mutants(s):
         ("the first payment of the partition", first_of_partition,
          "tenant-a asks for o-5002: its own status"),
         ("the user as the tenant", user_as_tenant, "tenant-a asks for o-5001: its own status"),
+        # The adversary's:
+        ("a cache of statuses per tenant and order", cached, "read afresh"),
+        ("a Scan of the tenant's rows when the item is missing", scan_fallback,
+         "tenant-a asks for o-5009: one item read"),
     ]
     return [("6.4", bug, (fn,), case) for bug, fn, case in rows]
 

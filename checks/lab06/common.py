@@ -143,6 +143,14 @@ class Rig:
     def charges(self) -> list[dict[str, Any]]:
         return self.partner.api.charges
 
+    def use(self, scenario: Scenario) -> Rig:
+        """The next part of a check: a new scenario and clock, no charges, empty queues."""
+        self.clock = SimulatedClock()
+        self.partner.api.reset(scenario, self.clock)
+        for url in (self.queues.url, self.queues.dlq_url):
+            self.queues.drain(url)
+        return self
+
 
 @contextmanager
 def rig(lab: Lab, scenario: Scenario, table: ScratchTable | None = None) -> Iterator[Rig]:

@@ -164,36 +164,38 @@ def expect_paid_once(t: Trial, rig_: Rig, orders: list[tuple[str, str]], sent: s
 
 
 def check_worker(process_batch: Any, table: ScratchTable, t: Trial) -> None:
-    lab = t.lab
-    with rig(lab, Scenario(script=("ok",) * 3), table) as r:
-        orders = [("tenant-a", "o-3001"), ("tenant-b", "o-3001"), ("tenant-b", "o-3002")]
-        for tenant, order in orders:
-            payment_message(r, tenant, order)
-        with t.case("three payments of two tenants: each paid once, the queue empty"):
-            run_until_empty(t, process_batch, r, r.worker(), WORKER)
-            expect_paid_once(t, r, orders, "3 messages, a healthy partner")
-            t.expect(r.queues.depth(r.queues.dlq_url) == 0, "an empty dead-letter queue",
-                     f"{r.queues.depth(r.queues.dlq_url)} dead letters")
-    with rig(lab, Scenario(seed=3), table) as r:
-        orders = [("tenant-a", "o-3101"), ("tenant-c", "o-3102")]
-        for tenant, order in orders:
-            payment_message(r, tenant, order)
-        sent = "the worker dies after its first partner call, then runs again"
-        with t.case("killed after the partner call: redelivered, finished, charged once"):
-            ended = run_worker(t, process_batch, r.worker(kill_after=1), WORKER)
-            t.expect(ended == "killed", "the worker killed by the check's partner client",
-                     "it returned normally: did it call partner.charge?", sent=sent)
-            run_until_empty(t, process_batch, r, r.worker(), WORKER)
-            expect_paid_once(t, r, orders, sent)
-    with rig(lab, Scenario(seed=4), table) as r:
-        sent = "the same order enqueued twice (two messages)"
-        with t.case("the same order enqueued twice: charged once"):
-            payment_message(r, "tenant-d", "o-3201")
-            payment_message(r, "tenant-d", "o-3201")
-            run_until_empty(t, process_batch, r, r.worker(), WORKER)
-            expect_paid_once(t, r, [("tenant-d", "o-3201")], sent)
-    with rig(lab, Scenario(seed=5, outages=((0.0, 10_000.0),)), table) as r:
-        dead_letter_cases(t, process_batch, r)
+    with rig(t.lab, Scenario(script=("ok",) * 3), table) as r:
+        worker_cases(process_batch, r, t)
+
+
+def worker_cases(process_batch: Any, r: Rig, t: Trial) -> None:
+    orders = [("tenant-a", "o-3001"), ("tenant-b", "o-3001"), ("tenant-b", "o-3002")]
+    for tenant, order in orders:
+        payment_message(r, tenant, order)
+    with t.case("three payments of two tenants: each paid once, the queue empty"):
+        run_until_empty(t, process_batch, r, r.worker(), WORKER)
+        expect_paid_once(t, r, orders, "3 messages, a healthy partner")
+        t.expect(r.queues.depth(r.queues.dlq_url) == 0, "an empty dead-letter queue",
+                 f"{r.queues.depth(r.queues.dlq_url)} dead letters")
+    r.use(Scenario(seed=3))
+    orders = [("tenant-a", "o-3101"), ("tenant-c", "o-3102")]
+    for tenant, order in orders:
+        payment_message(r, tenant, order)
+    sent = "the worker dies after its first partner call, then runs again"
+    with t.case("killed after the partner call: redelivered, finished, charged once"):
+        ended = run_worker(t, process_batch, r.worker(kill_after=1), WORKER)
+        t.expect(ended == "killed", "the worker killed by the check's partner client",
+                 "it returned normally: did it call partner.charge?", sent=sent)
+        run_until_empty(t, process_batch, r, r.worker(), WORKER)
+        expect_paid_once(t, r, orders, sent)
+    r.use(Scenario(seed=4))
+    sent = "the same order enqueued twice (two messages)"
+    with t.case("the same order enqueued twice: charged once"):
+        payment_message(r, "tenant-d", "o-3201")
+        payment_message(r, "tenant-d", "o-3201")
+        run_until_empty(t, process_batch, r, r.worker(), WORKER)
+        expect_paid_once(t, r, [("tenant-d", "o-3201")], sent)
+    dead_letter_cases(t, process_batch, r.use(Scenario(seed=5, outages=((0.0, 10_000.0),))))
 
 
 def dead_letter_cases(t: Trial, process_batch: Any, r: Rig) -> None:
@@ -203,13 +205,15 @@ def dead_letter_cases(t: Trial, process_batch: Any, r: Rig) -> None:
     with t.case("what cannot be paid: in the dead-letter queue once, with its reason"):
         run_until_empty(t, process_batch, r, r.worker(), WORKER, limit=MAX_RECEIVES + 3)
         dead = r.queues.drain(r.queues.dlq_url)
-        found = []
+        found, kept = [], []
         for message in dead:
             try:
                 body = json.loads(message["Body"])
             except ValueError:
                 body = {}
             reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
+            kept.append(message.get("MessageAttributes", {}).get("tenant_id", {})
+                        .get("StringValue") or "none")
             found.append((body.get("tenant_id") if isinstance(body, dict) else None,
                           body.get("order_id") if isinstance(body, dict) else None, reason))
         orders = sorted((tenant, order) for tenant, order, _ in found)
@@ -225,6 +229,14 @@ def dead_letter_cases(t: Trial, process_batch: Any, r: Rig) -> None:
                            "MessageAttributes={**message.message_attributes, 'reason': "
                            "{'DataType': 'String', 'StringValue': failed.reason}}) "
                            "then message.delete()")
+    with t.case("what cannot be paid: the dead letters keep their tenant attribute"):
+        tenants = [tenant for tenant, _ in (("tenant-a", "o-3301"), ("tenant-b", "o-3302"))]
+        t.expect(sorted(attribute for attribute in kept) == tenants,
+                 f"MessageAttributes tenant_id {tenants} on the dead letters",
+                 f"tenant_id attributes {kept}", sent=sent,
+                 hint="a dead letter is redriven as it is: without its tenant_id attribute, "
+                      "the tenant context is gone when it comes back. Receive with "
+                      "MessageAttributeNames=['All'] and send the attributes along.")
     with t.case("what cannot be paid: its record says failed, with the reason"):
         for tenant, order in (("tenant-a", "o-3301"), ("tenant-b", "o-3302")):
             record = record_of(r.table.lab, r.table.name, tenant, order) or {}

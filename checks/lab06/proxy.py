@@ -162,6 +162,12 @@ def charge_cases(charging: Charging, t: Trial) -> None:
                                         "payment; then give up and let the DLQ hold it.")
         t.expect(isinstance(getattr(error, "reason", None), str) and error.reason.strip() != "",
                  "PaymentFailed with a reason", short(error))
+    with t.case("every retry has a timeout too"):
+        timeouts = [a.timeout for a in attempts_of(partner)]
+        t.expect(all(x is not None and 0 < x <= TIMEOUT_LIMIT for x in timeouts),
+                 f"a timeout between 0 and {TIMEOUT_LIMIT:g} s on every call",
+                 f"timeouts {timeouts}", hint="a retry waits as long as its timeout allows; "
+                 "a timeout that grows with each retry is a hang with extra steps.")
     with t.case("a declined card: not retried, PaymentFailed with the partner's reason"):
         declined = payment(amount=25_000.0)
         partner, error = charging.run(Scenario(), declined, fails=True)

@@ -15,13 +15,15 @@ import json
 from collections import Counter
 from typing import Any
 
+from botocore.exceptions import EndpointConnectionError
+
 from environment.app.partners import WorkerKilled
 from environment.app.partners.drill import DRILL, DrillStuck, drill_orders, run_drill
 
 from ..framework import NotStarted, Raised, TimedOut, Trial, call_with_timeout, exercise, short
 from ..scratch import raw_items
 from ..shapes import describe_difference
-from .common import fresh_queues, plain_table, rig
+from .common import Queues, fresh_queues, plain_table, rig
 
 REDRIVE = ("receive from the dead-letter queue until it is empty (10 messages per receive at "
            "most), send each message to the queue with its body and attributes, and delete it "
@@ -76,6 +78,47 @@ def check_moves(redrive: Any, t: Trial) -> None:
     with t.case("23 dead letters: the count of messages moved"):
         t.expect(moved == 23 and not isinstance(moved, bool), "23", short(moved), sent=sent,
                  hint="return how many messages you moved.")
+    check_failing_send(redrive, queues, t)
+
+
+class FailingSend:
+    """Fails the ``nth`` send (or send batch) on one client, as a network error would."""
+
+    def __init__(self, nth: int) -> None:
+        self.nth, self.sends = nth, 0
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        if model.name in ("SendMessage", "SendMessageBatch"):
+            self.sends += 1
+            if self.sends == self.nth:
+                raise EndpointConnectionError(endpoint_url="the payments queue (simulated)")
+
+
+def check_failing_send(redrive: Any, queues: Queues, t: Trial) -> None:
+    """Run last on its queues: what the learner received stays invisible for a while."""
+    letters = dead_letters(6)
+    for tenant, body in letters:
+        queues.send(queues.dlq_url, {**body, "order_id": body["order_id"] + "-b"},
+                    tenant_id=tenant, reason="partner down")
+    failing = FailingSend(3)
+    events = queues.sqs.meta.events
+    with t.case("a send that fails midway: no dead letter lost"):
+        events.register("before-call.sqs", failing)
+        try:
+            call_with_timeout(redrive, queues.sqs, queues.dlq_url, queues.url, timeout=t.timeout)
+        except (Raised, TimedOut):
+            pass  # raising on a network error is fine; losing a message is not
+        finally:
+            events.unregister("before-call.sqs", failing)
+        kept = queues.depth(queues.url) + queues.depth(queues.dlq_url)
+        t.expect(failing.sends < 3 or kept >= len(letters),
+                 f"all {len(letters)} messages on the queue or still in the dead-letter queue",
+                 f"{kept} left in both: {len(letters) - kept} lost", hint=REDRIVE,
+                 sent="redrive(...) with 6 dead letters, where the third send fails "
+                      "(EndpointConnectionError)",
+                 code_hint="send a message first, delete it from the dead-letter queue after: "
+                           "a crash in between leaves a duplicate (which idempotency absorbs), "
+                           "never a loss.")
 
 
 def learner(t: Trial, what: str, hint: str):

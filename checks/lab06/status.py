@@ -13,7 +13,7 @@ from typing import Any
 from environment.app.partners.records import payment_key
 
 from ..framework import Trial, exercise, short
-from ..scratch import fresh_table
+from ..scratch import ScratchTable, fresh_table
 from ..shapes import looks_like_dynamodb_json
 from .common import ctx
 
@@ -42,6 +42,18 @@ def record(tenant: str, order: str, status: str) -> dict[str, Any]:
     return item
 
 
+def one_item_read(t: Trial, scratch: ScratchTable, mark: int, asked: str, sent: str) -> None:
+    """A case of its own: how the reader read, from the account's audit trail."""
+    if not scratch.observed:
+        t.skip(f"{asked}: one item read", "only the embedded emulator has an audit trail")
+        return
+    calls = scratch.calls_since(mark)
+    with t.case(f"{asked}: one item read, no Scan"):
+        t.expect(set(calls) <= ONE_ITEM and bool(calls), "GetItem (or a Query of the partition)",
+                 f"calls {dict(calls) or 'none on this table'}", sent=sent,
+                 hint="a Scan reads every tenant's payments to find one; the key is known.")
+
+
 @exercise("6.4", "payment status, for its own tenant only", ("payment_status",),
           hint="return the status ('pending', 'paid' or 'failed') stored in the record of the "
                "caller's tenant for that order, and None when that tenant has no such payment.",
@@ -64,22 +76,23 @@ def check_status(payment_status: Any, t: Trial) -> None:
                 t.expect(False, f"the status itself ({status!r}), a str", short(got), sent=sent,
                          hint="return item['status'], not the item or the response.")
             t.expect(got == status, repr(status), short(got), sent=sent, hint=OWN)
-        calls = scratch.calls_since(mark)
-        if not scratch.observed:
-            t.skip(f"{tenant} asks for {order}: one item read", "only the embedded emulator "
-                   "has an audit trail")
-            continue
-        with t.case(f"{tenant} asks for {order}: one item read, no Scan"):
-            t.expect(set(calls) <= ONE_ITEM and calls, "GetItem (or a Query of the partition)",
-                     f"calls {dict(calls) or 'none on this table'}", sent=sent,
-                     hint="a Scan reads every tenant's payments to find one; the key is known.")
+        one_item_read(t, scratch, mark, f"{tenant} asks for {order}", sent)
     for tenant, order in (("tenant-a", "o-5009"), ("tenant-zz", "o-5001"),
                           ("tenant-a", "o-5999")):
         sent = f"payment_status(table, {ctx(tenant)}, {order!r})"
         with t.case(f"{tenant} asks for {order}, which it does not have: None"):
+            mark = scratch.mark()
             got = t.call(payment_status, scratch.table, ctx(tenant), order,
                          hint="no record for this tenant and order means no payment: return "
                               "None (a missing item is not an error).")
             t.expect(got is None, "None", short(got), sent=sent,
                      hint="'pending' would promise a payment that nobody will make; another "
                           "tenant's status is not this tenant's business. " + OWN)
+        one_item_read(t, scratch, mark, f"{tenant} asks for {order}", sent)
+    with t.case("a status that changed is read afresh"):
+        scratch.put_many([record("tenant-a", "o-5002", "paid")])
+        got = t.call(payment_status, scratch.table, ctx("tenant-a"), "o-5002")
+        t.expect(got == "paid", "'paid' (it was 'pending' when you last read it)", short(got),
+                 sent="payment_status(table, tenant-a, 'o-5002') after the worker paid it",
+                 hint="a status changes while the tenant watches: read it from the table on "
+                      "every call, never from a cache of your own.")
