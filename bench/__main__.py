@@ -16,7 +16,7 @@ from rich.table import Table
 from environment import emulator
 from environment.settings import load_settings
 
-from . import checks_bench, gate, grading, startup
+from . import checks_bench, gate, grading, partners, startup
 
 
 def main() -> None:
@@ -30,6 +30,8 @@ def main() -> None:
         rows += startup.run(settings)
         console.print("[dim]checks on the solutions ...[/dim]")
         rows += checks_bench.run(settings)
+        console.print("[dim]lab 6's partner API and drill ...[/dim]")
+        rows += partners.run(settings)
     finally:
         emulator.stop(settings)
     console.print("[dim]IAM gate against plain moto ...[/dim]")
