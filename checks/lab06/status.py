@@ -13,9 +13,9 @@ from typing import Any
 from environment.app.partners.records import payment_key
 
 from ..framework import Trial, exercise, short
-from ..scratch import ScratchTable, fresh_table
+from ..scratch import ScratchTable
 from ..shapes import looks_like_dynamodb_json
-from .common import ctx
+from .common import audited_table, ctx
 
 ONE_ITEM = frozenset({"GetItem", "Query", "DescribeTable"})
 OWN = ("read the record at the caller's own key (TENANT#<ctx.tenant_id> / PAYMENT#<order id>): "
@@ -61,7 +61,7 @@ def one_item_read(t: Trial, scratch: ScratchTable, mark: int, asked: str, sent: 
                     "f'PAYMENT#{order_id}'}).get('Item'); return item['status'] if item else "
                     "None")
 def check_status(payment_status: Any, t: Trial) -> None:
-    scratch = fresh_table(t.lab, "check-payment-status")
+    scratch = audited_table(t.lab, "check-payment-status")
     scratch.put_many([record(*planted) for planted in PLANTED])
     for tenant, order, status in ASKED:
         sent = f"payment_status(table, {ctx(tenant)}, {order!r})"
