@@ -581,3 +581,23 @@ def test_every_check_catches_its_classic_mistakes(solution, exercise, monkeypatc
 def test_correct_answers_written_differently_pass(solution, exercise):
     rows = [(ex, *functions) for ex, _, functions in all_benign(solution) if ex == exercise]
     assert not mutants.refused(rows)
+
+
+def nothing(*args):
+    return None
+
+
+def boom(*args):
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize("exercise", ["6.1", "6.2", "6.3", "6.4"])
+@pytest.mark.parametrize("wrong", [nothing, boom])
+def test_learner_code_that_raises_or_returns_nothing_gets_a_report(solution, exercise, wrong):
+    needs = len(functions_for(exercise, solution))
+    for position in range(needs):
+        functions = functions_for(exercise, solution)
+        functions[position] = wrong
+        outcome = run(exercise, *functions, timeout=5)
+        assert not outcome.passed and outcome.failed_case, outcome.message
+        assert "could not run" not in outcome.message and "Traceback" not in outcome.message
