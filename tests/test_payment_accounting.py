@@ -34,7 +34,7 @@ def drill(lab, seed, process_batch, redrive, kill_after=3):
                          process_batch, redrive, drill_orders(), kill_after=kill_after)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 61])
+@pytest.mark.parametrize("seed", [1, 2, 61])
 def test_every_order_ends_paid_once_or_dead_lettered_with_a_reason(lab, solution, seed):
     report = drill(lab, seed, solution["process_batch"], solution["redrive"])
     assert report.killed_at is not None, report.notes

@@ -116,6 +116,15 @@ class Queues:
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         return sum(int(v) for v in attributes.values())
 
+    def send_many(self, url: str, messages: list[tuple[dict[str, Any], dict[str, str]]]) -> None:
+        """(body, string attributes) pairs, ten per SendMessageBatch."""
+        for start in range(0, len(messages), 10):
+            self.sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "MessageBody": json.dumps(body), "MessageAttributes": {
+                    name: {"DataType": "String", "StringValue": value}
+                    for name, value in attributes.items()}}
+                for n, (body, attributes) in enumerate(messages[start:start + 10])])
+
     def send(self, url: str, body: dict[str, Any], **attributes: str) -> None:
         self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body), MessageAttributes={
             name: {"DataType": "String", "StringValue": value}

@@ -54,8 +54,8 @@ def check_moves(redrive: Any, t: Trial) -> None:
                  f"returned {short(moved)}, {queues.depth(queues.url)} messages on the queue",
                  sent="redrive(sqs, dlq_url, queue_url) with nothing dead")
     letters = dead_letters(23)
-    for tenant, body in letters:
-        queues.send(queues.dlq_url, body, tenant_id=tenant, reason="partner down")
+    queues.send_many(queues.dlq_url, [(body, {"tenant_id": tenant, "reason": "partner down"})
+                                      for tenant, body in letters])
     want = Counter(f"{json.dumps(body)} tenant_id={tenant}" for tenant, body in letters)
     sent = "redrive(sqs, dlq_url, queue_url) with 23 dead letters of 3 tenants"
     with t.case("23 dead letters: each back on the queue once, with its tenant"):
@@ -98,9 +98,9 @@ class FailingSend:
 def check_failing_send(redrive: Any, queues: Queues, t: Trial) -> None:
     """Run last on its queues: what the learner received stays invisible for a while."""
     letters = dead_letters(6)
-    for tenant, body in letters:
-        queues.send(queues.dlq_url, {**body, "order_id": body["order_id"] + "-b"},
-                    tenant_id=tenant, reason="partner down")
+    queues.send_many(queues.dlq_url, [({**body, "order_id": body["order_id"] + "-b"},
+                                       {"tenant_id": tenant, "reason": "partner down"})
+                                      for tenant, body in letters])
     failing = FailingSend(3)
     events = queues.sqs.meta.events
     with t.case("a send that fails midway: no dead letter lost"):
