@@ -207,6 +207,15 @@ def claimer(key_of=record_key, new_key=lambda t, o: uuid.uuid4().hex, condition=
     return claim_payment
 
 
+def scan_claim(table, tenant_id, order_id):
+    """A conditional put, but the existing key is found by a Scan (every tenant's records)."""
+    found = table.scan(FilterExpression=Attr("tenant_id").eq(tenant_id)
+                       & Attr("order_id").eq(order_id))["Items"]
+    if found:
+        return found[0]["idempotency_key"]
+    return claimer()(table, tenant_id, order_id)
+
+
 def update_claim(table, tenant_id, order_id):
     """Benign: one UpdateItem with if_not_exists, which is atomic too."""
     item = table.update_item(
@@ -302,6 +311,8 @@ def idempotency_mutants(s):
          "a new order: a key, and a pending record"),
         ("returns the record, not the key", claimer(returns="item"),
          "a new order: a key, and a pending record"),
+        # The adversary's:
+        ("looks for an existing claim with a Scan", scan_claim, "no Scan"),
     ]
     rows = [("6.2", bug, (fn, batch), case) for bug, fn, case in claims]
     workers = [

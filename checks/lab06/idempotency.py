@@ -22,9 +22,9 @@ from ..scratch import ScratchTable, raw_items
 from .common import (
     MAX_RECEIVES,
     Rig,
+    audited_table,
     charges_by_order,
     payment_record,
-    plain_table,
     rig,
     run_until_empty,
     run_worker,
@@ -61,8 +61,13 @@ class HeldWrites:
 record_of = payment_record
 
 
+ITEM_CALLS = frozenset({"GetItem", "PutItem", "UpdateItem", "Query", "DescribeTable",
+                        "TransactWriteItems", "TransactGetItems"})
+
+
 def check_claim(claim_payment: Any, scratch: ScratchTable, t: Trial) -> None:
     table = scratch.table
+    mark = scratch.mark()
     sent = "claim_payment(table, 'tenant-a', 'o-2001')"
     with t.case("a new order: a key, and a pending record in the tenant's partition"):
         key = t.call(claim_payment, table, "tenant-a", "o-2001")
@@ -115,6 +120,16 @@ def check_claim(claim_payment: Any, scratch: ScratchTable, t: Trial) -> None:
                  code_hint="table.put_item(Item=..., ConditionExpression="
                            "'attribute_not_exists(pk)'), and on ConditionalCheckFailedException "
                            "table.get_item(Key=..., ConsistentRead=True)")
+    if not scratch.observed:
+        t.skip("claims touch their own record only", "only the embedded emulator has an audit "
+               "trail")
+        return
+    with t.case("claims touch their own record only: no Scan"):
+        calls = scratch.calls_since(mark)
+        t.expect(set(calls) <= ITEM_CALLS, "item reads and writes by key (GetItem, PutItem, "
+                 "UpdateItem)", f"calls {dict(calls)}",
+                 hint="the record's key is known (TENANT#<tenant> / PAYMENT#<order>): a Scan "
+                      "for it reads every tenant's payment records.")
 
 
 def race(claim_payment: Any, table: Any, t: Trial) -> list[Any]:
@@ -257,6 +272,6 @@ def dead_letter_cases(t: Trial, process_batch: Any, r: Rig) -> None:
                     "key}, worker.clock, worker.rng); update the record to paid; "
                     "message.delete()")
 def check_idempotency(claim_payment: Any, process_batch: Any, t: Trial) -> None:
-    table = plain_table(t.lab, "check-payments")  # the two parts use different orders
+    table = audited_table(t.lab, "check-payments")  # the two parts use different orders
     check_claim(claim_payment, table, t)
     check_worker(process_batch, table, t)
