@@ -194,7 +194,8 @@ def claimer(key_of=record_key, new_key=lambda t, o: uuid.uuid4().hex, condition=
                 "status": status}
         try:
             if condition:
-                table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+                table.put_item(Item=item, ConditionExpression=condition if isinstance(
+                    condition, str) else "attribute_not_exists(pk)")
             else:
                 table.put_item(Item=item)
             return item if returns == "item" else made
@@ -349,7 +350,8 @@ def idempotency_benign(s):
     claim, batch = s["claim_payment"], s["process_batch"]
     return [
         ("6.2", "UpdateItem with if_not_exists", (update_claim, batch)),
-        ("6.2", "a condition on the sort key", (claimer(), batch)),
+        ("6.2", "a condition on the sort key", (claimer(condition="attribute_not_exists(sk)"),
+                                                batch)),
         ("6.2", "one message per receive", (claim, worker_fn(s, one=True))),
         ("6.2", "skips orders already paid", (claim, worker_fn(s, skip_paid=True))),
     ]
@@ -458,7 +460,8 @@ def redrive_mutants(s):
 
 
 def redrive_benign(s):
-    return [("6.3", "batches both ways", (batch_redrive, s["process_batch"]))]
+    return [("6.3", "batches both ways", (batch_redrive, s["process_batch"])),
+            ("6.3", "one message per receive", (redriver(size=1), s["process_batch"]))]
 
 
 # --- 6.4 status --------------------------------------------------------------------------------
