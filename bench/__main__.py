@@ -17,7 +17,7 @@ from rich.table import Table
 from environment import emulator
 from environment.settings import load_settings
 
-from . import checks_bench, emf_bench, gate, grading, queues, startup
+from . import checks_bench, emf_bench, gate, grading, partners, queues, startup
 from .measure import Row
 
 
@@ -45,6 +45,8 @@ def main() -> None:
         rows += _section("lab 4's queue experiments", lambda: queues.run(settings))
         console.print("[dim]EMF agent and log queries ...[/dim]")
         rows += _section("EMF agent and log queries", lambda: emf_bench.run(settings))
+        console.print("[dim]lab 6's partner API and drill ...[/dim]")
+        rows += _section("lab 6's partner API and drill", lambda: partners.run(settings))
     finally:
         emulator.stop(settings)
     console.print("[dim]IAM gate against plain moto ...[/dim]")

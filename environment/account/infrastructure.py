@@ -131,6 +131,11 @@ QUEUES += (
       for supplier in SUPPLIERS),
     Queue("quote-replies", "the aggregator's return address: every supplier's quotes"),
 )
+# Lab 6: payment requests for the partner, and what could not be paid. Visibility 0: a worker
+# that dies mid-batch leaves its message to the next receive at once (no real waiting).
+QUEUES += (Queue("payments-dlq", "payments that failed, each with its reason (lab 6)"),
+           Queue("payments", "payment requests for the partner API, with tenant context (lab 6)",
+                 dead_letter="payments-dlq", max_receives=3, visibility_timeout=0))
 
 BUCKET = "documents"  # per-tenant documents under <tenant-id>/ prefixes
 

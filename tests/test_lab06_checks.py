@@ -1,0 +1,617 @@
+"""Lab 6's checks pass on the solution and catch each classic integration mistake.
+
+The solution functions come from solutions/06-integration-patterns.ipynb itself. Each mutant
+is one realistic wrong answer (retry without backoff, delete before processing, a key per
+message instead of per order, check-then-write without a condition, ...); the table names the
+case that must catch it, so a check that loses its teeth fails here. Benign variants are
+answers written differently but correctly: a check that fails one of them is too strict.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+
+import lab06_solution
+import mutants
+import pytest
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from checks import run
+from checks.notebook_code import exercise_ids, functions_for
+from environment.app.partners import PartnerError, PartnerTimeout, PaymentFailed
+
+TIMEOUT, MAX_ATTEMPTS, BASE, CAP = 5.0, 5, 1.0, 20.0
+
+
+@pytest.fixture(scope="module")
+def solution(lab):
+    return lab06_solution.solution()
+
+
+@pytest.mark.parametrize("exercise", exercise_ids(6))
+def test_the_solution_passes(solution, exercise):
+    outcome = run(exercise, *functions_for(exercise, solution))
+    assert outcome.passed, outcome.message
+    assert not outcome.skipped
+
+
+# --- 6.1 the proxy: enqueue, and charge with retries -------------------------------------------
+
+
+def enqueuer(body=None, attributes=None, times=1, dump=json.dumps):
+    """enqueue_payment with its body and attributes made by the given functions."""
+    def enqueue_payment(queue, ctx, order):
+        made = (body or (lambda c, o: {"tenant_id": c.tenant_id, "order_id": o["order_id"],
+                                       "amount": o["amount"]}))(ctx, order)
+        attrs = (attributes or (lambda c, o: {"tenant_id": {"DataType": "String",
+                                                            "StringValue": c.tenant_id}}))(ctx,
+                                                                                           order)
+        for _ in range(times):
+            queue.send_message(MessageBody=dump(made), MessageAttributes=attrs)
+    return enqueue_payment
+
+
+def charger(retryable=(PartnerError, PartnerTimeout), attempts=MAX_ATTEMPTS,
+            delay=lambda n, rng: rng.uniform(0, min(CAP, BASE * 2 ** n)), timeout=TIMEOUT,
+            key=lambda payment: payment["idempotency_key"], give_up=None, retry_4xx=False):
+    """charge_with_retries with one knob turned."""
+    def charge_with_retries(partner, payment, clock, rng):
+        for attempt in range(attempts):
+            try:
+                return partner.charge(payment["tenant_id"], payment["order_id"],
+                                      payment["amount"], idempotency_key=key(payment),
+                                      timeout=timeout)
+            except retryable as error:
+                if (not retry_4xx and not error.retryable) or attempt == attempts - 1:
+                    if give_up is not None:
+                        return give_up(error)
+                    raise PaymentFailed(str(error)) from error
+            clock.sleep(delay(attempt, rng))
+    return charge_with_retries
+
+
+def growing_timeouts(partner, payment, clock, rng):
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return partner.charge(payment["tenant_id"], payment["order_id"], payment["amount"],
+                                  idempotency_key=payment["idempotency_key"],
+                                  timeout=TIMEOUT * 2 ** attempt)
+        except (PartnerError, PartnerTimeout) as error:
+            if not error.retryable or attempt == MAX_ATTEMPTS - 1:
+                raise PaymentFailed(str(error)) from error
+        clock.sleep(rng.uniform(0, min(CAP, BASE * 2 ** attempt)))
+
+
+def reraise(error):
+    raise error
+
+
+def proxy_mutants(s):
+    enqueue, charge = s["enqueue_payment"], s["charge_with_retries"]
+
+    def ok_body(c, o):
+        return {"tenant_id": c.tenant_id, "order_id": o["order_id"], "amount": o["amount"]}
+
+    rows = [
+        ("the tenant from the order dict", enqueuer(body=lambda c, o: {
+            "tenant_id": o.get("tenant_id", c.tenant_id), "order_id": o["order_id"],
+            "amount": o["amount"]}), "the tenant comes from the context (tenant-zq7)"),
+        ("the order dict spread over the body (mass assignment)", enqueuer(
+            body=lambda c, o: {"tenant_id": c.tenant_id, **o}),
+         "the tenant comes from the context (tenant-zq7)"),
+        ("hard-codes tenant-a", enqueuer(body=lambda c, o: {**ok_body(c, o),
+                                                            "tenant_id": "tenant-a"}),
+         "the tenant comes from the context (tenant-zq7)"),
+        ("the user as the tenant", enqueuer(body=lambda c, o: {**ok_body(c, o),
+                                                               "tenant_id": c.user}),
+         "the tenant comes from the context (tenant-a)"),
+        ("no message attribute", enqueuer(attributes=lambda c, o: {}),
+         "the tenant travels as a message attribute (tenant-a)"),
+        ("the attribute as a Number", enqueuer(attributes=lambda c, o: {"tenant_id": {
+            "DataType": "Number", "StringValue": c.tenant_id}}),
+         "the tenant travels as a message attribute (tenant-a)"),
+        ("the attribute from the order dict", enqueuer(attributes=lambda c, o: {"tenant_id": {
+            "DataType": "String", "StringValue": o.get("tenant_id", c.tenant_id)}}),
+         "the tenant travels as a message attribute (tenant-zq7)"),
+        ("a Python repr as the body", enqueuer(dump=str), "the body is JSON"),
+        ("the amount as text", enqueuer(body=lambda c, o: {**ok_body(c, o),
+                                                           "amount": str(o["amount"])}),
+         "the body is JSON with the order id and the amount (tenant-a)"),
+        ("sends twice", enqueuer(times=2), "one message per payment request (tenant-a)"),
+    ]
+    rows = [("6.1", bug, (fn, charge), case) for bug, fn, case in rows]
+    charge_rows = [
+        ("no timeout", charger(timeout=None), "every call has a timeout"),
+        ("a 60-second timeout", charger(timeout=60.0), "every call has a timeout"),
+        ("no retries", charger(attempts=1), "two 503s, then a success"),
+        ("retry without backoff", charger(delay=lambda n, rng: 0), "a pause on the clock"),
+        ("a fixed one-second pause", charger(delay=lambda n, rng: 1.0), "the pauses double"),
+        ("a linear backoff with jitter", charger(delay=lambda n, rng: rng.uniform(0, n + 1)),
+         "the pauses double"),
+        ("a backoff capped at 2 s", charger(delay=lambda n, rng: rng.uniform(0, min(2, 2 ** n))),
+         "the pauses double"),
+        ("exponential without jitter", charger(delay=lambda n, rng: BASE * 2 ** n),
+         "the pauses are jittered"),
+        ("powers of three", charger(delay=lambda n, rng: rng.uniform(0, 3 ** n)),
+         "within the doubling schedule"),
+        ("jitter from the random module", charger(
+            delay=lambda n, rng: random.uniform(0, BASE * 2 ** n)), "the same seed"),
+        ("timeouts are not retried", charger(retryable=(PartnerError,)), "a hung call"),
+        ("no idempotency key", charger(key=lambda payment: None),
+         "every attempt carries the payment's idempotency key"),
+        ("a new key per attempt", charger(key=lambda payment: uuid.uuid4().hex),
+         "every attempt carries the payment's idempotency key"),
+        ("retries ten times", charger(attempts=10), "a partner that keeps failing"),
+        ("returns None when it gives up", charger(give_up=lambda error: None),
+         "a partner that keeps failing"),
+        ("lets the PartnerError out", charger(give_up=reraise), "a partner that keeps failing"),
+        ("retries a declined card", charger(retry_4xx=True), "a declined card"),
+        # The adversary's (written to pass the check as it was; each got a case of its own):
+        ("a timeout that doubles with each retry", growing_timeouts,
+         "every retry has a timeout too"),
+    ]
+    return rows + [("6.1", bug, (enqueue, fn), case) for bug, fn, case in charge_rows]
+
+
+def proxy_benign(s):
+    enqueue, charge = s["enqueue_payment"], s["charge_with_retries"]
+    return [
+        ("6.1", "equal jitter", (enqueue, charger(delay=lambda n, rng: (
+            lambda d: d / 2 + rng.uniform(0, d / 2))(min(CAP, BASE * 2 ** n))))),
+        ("6.1", "rng.random() scaled", (enqueue, charger(
+            delay=lambda n, rng: rng.random() * min(CAP, BASE * 2 ** n)))),
+        ("6.1", "a 2-second timeout", (enqueue, charger(timeout=2.0))),
+        ("6.1", "sorted JSON and a tier attribute", (enqueuer(
+            dump=lambda b: json.dumps(b, sort_keys=True),
+            attributes=lambda c, o: {"tenant_id": {"DataType": "String",
+                                                   "StringValue": c.tenant_id},
+                                     "tier": {"DataType": "String", "StringValue": c.tier}}),
+            charge)),
+    ]
+
+
+# --- 6.2 idempotency: claim and worker ---------------------------------------------------------
+
+
+def record_key(tenant_id, order_id):
+    return {"pk": f"TENANT#{tenant_id}", "sk": f"PAYMENT#{order_id}"}
+
+
+def claimer(key_of=record_key, new_key=lambda t, o: uuid.uuid4().hex, condition=True,
+            read_first=False, on_conflict="read", status="pending", returns="key"):
+    """claim_payment with one knob turned."""
+    def claim_payment(table, tenant_id, order_id):
+        key = key_of(tenant_id, order_id)
+        if read_first:
+            found = table.get_item(Key=key, ConsistentRead=True).get("Item")
+            if found:
+                return found["idempotency_key"]
+        made = new_key(tenant_id, order_id)
+        item = {**key, "tenant_id": tenant_id, "order_id": order_id, "idempotency_key": made,
+                "status": status}
+        try:
+            if condition:
+                table.put_item(Item=item, ConditionExpression=condition if isinstance(
+                    condition, str) else "attribute_not_exists(pk)")
+            else:
+                table.put_item(Item=item)
+            return item if returns == "item" else made
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        if on_conflict == "mine":
+            return made
+        return table.get_item(Key=key, ConsistentRead=True)["Item"]["idempotency_key"]
+    return claim_payment
+
+
+def scan_claim(table, tenant_id, order_id):
+    """A conditional put, but the existing key is found by a Scan (every tenant's records)."""
+    found = table.scan(FilterExpression=Attr("tenant_id").eq(tenant_id)
+                       & Attr("order_id").eq(order_id))["Items"]
+    if found:
+        return found[0]["idempotency_key"]
+    return claimer()(table, tenant_id, order_id)
+
+
+def update_claim(table, tenant_id, order_id):
+    """Benign: one UpdateItem with if_not_exists, which is atomic too."""
+    item = table.update_item(
+        Key=record_key(tenant_id, order_id),
+        UpdateExpression="SET idempotency_key = if_not_exists(idempotency_key, :k), "
+                         "#s = if_not_exists(#s, :p), tenant_id = :t, order_id = :o",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":k": uuid.uuid4().hex, ":p": "pending", ":t": tenant_id,
+                                   ":o": order_id}, ReturnValues="ALL_NEW")["Attributes"]
+    return item["idempotency_key"]
+
+
+def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, catch=True,
+              record_failed=True, record_paid=True, tenant=None, skip_paid=False, one=False,
+              attributes=True, delete_finally=False):
+    """process_batch with one knob turned; it calls the solution's claim and charge."""
+    claim, charge = s["claim_payment"], s["charge_with_retries"]
+
+    def process_batch(worker):
+        messages = worker.queue.receive_messages(MaxNumberOfMessages=1 if one else 10,
+                                                 MessageAttributeNames=["All"] if attributes
+                                                 else [])
+        for message in messages:
+            if delete_finally:
+                try:
+                    handle(worker, message)
+                finally:
+                    message.delete()
+            else:
+                handle(worker, message)
+        return len(messages)
+
+    def handle(worker, message):
+        if delete_first:
+            message.delete()
+        payment = json.loads(message.body)
+        if tenant:
+            payment["tenant_id"] = tenant
+        record = record_key(payment["tenant_id"], payment["order_id"])
+        idem = claim(worker.table, payment["tenant_id"], payment["order_id"])
+        if key is not None:
+            idem = key(message, idem)
+        if skip_paid and worker.table.get_item(Key=record, ConsistentRead=True)[
+                "Item"].get("status") == "paid":
+            message.delete()
+            return
+        try:
+            made = charge(worker.partner, {**payment, "idempotency_key": idem},
+                          worker.clock, worker.rng)
+        except PaymentFailed as failed:
+            if not catch:
+                raise
+            attributes = dict(message.message_attributes or {})
+            if reason:
+                attributes["reason"] = {"DataType": "String", "StringValue": failed.reason}
+            worker.dead_letters.send_message(MessageBody=message.body,
+                                             MessageAttributes=attributes)
+            if record_failed:
+                worker.table.update_item(
+                    Key=record, UpdateExpression="SET #s = :s, reason = :r",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":s": "failed", ":r": failed.reason})
+            if delete_dead and not delete_first and not delete_finally:
+                message.delete()
+            return
+        if record_paid:
+            worker.table.update_item(
+                Key=record, UpdateExpression="SET #s = :s, charge_id = :c",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": "paid", ":c": made["charge_id"]})
+        if not delete_first and not delete_finally:
+            message.delete()
+    return process_batch
+
+
+def idempotency_mutants(s):
+    claim, batch = s["claim_payment"], s["process_batch"]
+    claims = [
+        ("check-then-write without a condition", claimer(read_first=True, condition=False),
+         "two workers claim one order at once"),
+        ("the order id as the key", claimer(new_key=lambda t, o: o),
+         "another tenant's order with the same id"),
+        ("a record keyed by the order alone", claimer(
+            key_of=lambda t, o: {"pk": f"PAYMENT#{o}", "sk": f"PAYMENT#{o}"}),
+         "a new order: a key, and a pending record"),
+        ("a deterministic key written without a condition", claimer(
+            new_key=lambda t, o: f"{t}#{o}", condition=False), "a paid order stays paid"),
+        ("a new key written without a condition", claimer(condition=False),
+         "the same order again: the same key"),
+        ("returns its own key when the condition fails", claimer(on_conflict="mine"),
+         "the same order again: the same key"),
+        ("starts the record as paid", claimer(status="paid"),
+         "a new order: a key, and a pending record"),
+        ("returns the record, not the key", claimer(returns="item"),
+         "a new order: a key, and a pending record"),
+        # The adversary's:
+        ("looks for an existing claim with a Scan", scan_claim, "no Scan"),
+    ]
+    rows = [("6.2", bug, (fn, batch), case) for bug, fn, case in claims]
+    workers = [
+        ("delete before processing", worker_fn(s, delete_first=True),
+         "killed after the partner call"),
+        ("no idempotency key to the partner", worker_fn(s, key=lambda m, k: None),
+         "killed after the partner call"),
+        ("a key per attempt", worker_fn(s, key=lambda m, k: uuid.uuid4().hex),
+         "killed after the partner call"),
+        ("the message id as the key", worker_fn(s, key=lambda m, k: m.message_id),
+         "the same order enqueued twice"),
+        ("dead letters without a reason", worker_fn(s, reason=False),
+         "in the dead-letter queue once, with its reason"),
+        ("lets PaymentFailed out (SQS's redrive moves it, reasonless)", worker_fn(s, catch=False),
+         "in the dead-letter queue once, with its reason"),
+        ("dead-letters but keeps the message", worker_fn(s, delete_dead=False),
+         "in the dead-letter queue once, with its reason"),
+        ("never records a failure", worker_fn(s, record_failed=False),
+         "its record says failed"),
+        ("never records a payment", worker_fn(s, record_paid=False),
+         "three payments of two tenants"),
+        ("hard-codes the tenant", worker_fn(s, tenant="tenant-a"),
+         "three payments of two tenants"),
+        ("deletes in a finally (which a kill runs too)", worker_fn(s, delete_finally=True),
+         "killed after the partner call"),
+        # The adversary's:
+        ("dead letters without their tenant (no attributes received)",
+         worker_fn(s, attributes=False), "the dead letters keep their tenant attribute"),
+    ]
+    return rows + [("6.2", bug, (claim, fn), case) for bug, fn, case in workers]
+
+
+def idempotency_benign(s):
+    claim, batch = s["claim_payment"], s["process_batch"]
+    return [
+        ("6.2", "UpdateItem with if_not_exists", (update_claim, batch)),
+        ("6.2", "a condition on the sort key", (claimer(condition="attribute_not_exists(sk)"),
+                                                batch)),
+        ("6.2", "one message per receive", (claim, worker_fn(s, one=True))),
+        ("6.2", "skips orders already paid", (claim, worker_fn(s, skip_paid=True))),
+    ]
+
+
+# --- 6.3 redrive -------------------------------------------------------------------------------
+
+
+def redriver(pages=None, size=10, attributes=True, delete=True, send=True, times=1,
+             body=lambda b: b, count="messages"):
+    """redrive with one knob turned."""
+    def redrive(sqs, dlq_url, queue_url):
+        moved = batches = 0
+        n = 0
+        while pages is None or n < pages:
+            n += 1
+            page = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=size,
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+            if not page:
+                break
+            batches += 1
+            for message in page:
+                extra = ({"MessageAttributes": message.get("MessageAttributes", {})}
+                         if attributes else {})
+                for _ in range(times if send else 0):
+                    sqs.send_message(QueueUrl=queue_url, MessageBody=body(message["Body"]),
+                                     **extra)
+                if delete:
+                    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+        return {"messages": moved, "batches": batches, "none": None}[count]
+    return redrive
+
+
+def pages(sqs, dlq_url):
+    while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                      MessageAttributeNames=["All"]).get("Messages"):
+        yield page
+
+
+def send(sqs, queue_url, message):
+    sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"],
+                     MessageAttributes=message.get("MessageAttributes", {}))
+
+
+def purge_at_end(sqs, dlq_url, queue_url):
+    moved = 0
+    for page in pages(sqs, dlq_url):
+        for message in page:
+            send(sqs, queue_url, message)
+            moved += 1
+    sqs.purge_queue(QueueUrl=dlq_url)
+    return moved
+
+
+def delete_first(sqs, dlq_url, queue_url):
+    moved = 0
+    for page in pages(sqs, dlq_url):
+        sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(page)])
+        for message in page:
+            send(sqs, queue_url, message)
+            moved += 1
+    return moved
+
+
+def batch_redrive(sqs, dlq_url, queue_url):
+    """Benign: batches both ways."""
+    moved = 0
+    while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                      MessageAttributeNames=["All"]).get("Messages"):
+        entries = [{"Id": str(n), "MessageBody": m["Body"],
+                    "MessageAttributes": m.get("MessageAttributes", {})}
+                   for n, m in enumerate(page)]
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(page)])
+        moved += len(page)
+    return moved
+
+
+def redrive_mutants(s):
+    batch = s["process_batch"]
+    rows = [
+        ("the first page only", redriver(pages=1), "each back on the queue once"),
+        ("two pages only", redriver(pages=2), "each back on the queue once"),
+        ("one message per receive, once", redriver(pages=1, size=1),
+         "each back on the queue once"),
+        ("drops the attributes (the tenant)", redriver(attributes=False),
+         "each back on the queue once"),
+        ("sends each message twice", redriver(times=2), "each back on the queue once"),
+        ("deletes without sending", redriver(send=False), "each back on the queue once"),
+        ("marks the body as redriven", redriver(
+            body=lambda b: json.dumps({**json.loads(b), "redriven": True})),
+         "each back on the queue once"),
+        ("never deletes from the DLQ", redriver(delete=False),
+         "the dead-letter queue empty afterwards"),
+        ("returns nothing", redriver(count="none"), "an empty dead-letter queue: nothing moved"),
+        ("counts batches", redriver(count="batches"), "the count of messages moved"),
+        # The adversary's: the purge is refused within 60 s of the last one, on AWS too.
+        ("purges the DLQ at the end instead of deleting", purge_at_end,
+         "23 dead letters: each back on the queue once"),
+        ("deletes a page before sending it", delete_first, "a send that fails midway"),
+    ]
+    return [("6.3", bug, (fn, batch), case) for bug, fn, case in rows]
+
+
+def redrive_benign(s):
+    return [("6.3", "batches both ways", (batch_redrive, s["process_batch"])),
+            ("6.3", "one message per receive", (redriver(size=1), s["process_batch"]))]
+
+
+# --- 6.4 status --------------------------------------------------------------------------------
+
+
+def status_mutants(s):
+    def scan_by_order(table, ctx, order_id):
+        items = table.scan(FilterExpression=Attr("order_id").eq(order_id))["Items"]
+        return items[0]["status"] if items else None
+
+    def scan_exact(table, ctx, order_id):
+        items = table.scan(FilterExpression=Attr("order_id").eq(order_id)
+                           & Attr("tenant_id").eq(ctx.tenant_id))["Items"]
+        return items[0]["status"] if items else None
+
+    def the_item(table, ctx, order_id):
+        return table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+
+    def low_level(table, ctx, order_id):
+        item = table.meta.client.get_item(TableName=table.name, Key={
+            "pk": {"S": f"TENANT#{ctx.tenant_id}"}, "sk": {"S": f"PAYMENT#{order_id}"}}).get("Item")
+        return item["status"] if item else None
+
+    def pending_by_default(table, ctx, order_id):
+        item = table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+        return item["status"] if item else "pending"
+
+    def key_error(table, ctx, order_id):
+        return table.get_item(Key=record_key(ctx.tenant_id, order_id))["Item"]["status"]
+
+    def tenant_a(table, ctx, order_id):
+        item = table.get_item(Key=record_key("tenant-a", order_id)).get("Item")
+        return item["status"] if item else None
+
+    def order_sk(table, ctx, order_id):
+        item = table.get_item(Key={"pk": f"TENANT#{ctx.tenant_id}",
+                                   "sk": f"ORDER#{order_id}"}).get("Item")
+        return item["status"] if item else None
+
+    def first_of_partition(table, ctx, order_id):
+        items = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{ctx.tenant_id}")
+                            & Key("sk").begins_with("PAYMENT#"))["Items"]
+        return items[0]["status"] if items else None
+
+    seen = {}
+
+    def cached(table, ctx, order_id):
+        if (ctx.tenant_id, order_id) not in seen:
+            item = table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+            seen[(ctx.tenant_id, order_id)] = item["status"] if item else None
+        return seen[(ctx.tenant_id, order_id)]
+
+    def scan_fallback(table, ctx, order_id):
+        item = table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+        if item is None:  # "legacy records": found by attributes
+            items = table.scan(FilterExpression=Attr("tenant_id").eq(ctx.tenant_id)
+                               & Attr("order_id").eq(order_id))["Items"]
+            item = items[0] if items else None
+        return item["status"] if item else None
+
+    def user_as_tenant(table, ctx, order_id):
+        item = table.get_item(Key=record_key(ctx.user, order_id)).get("Item")
+        return item["status"] if item else None
+
+    rows = [
+        ("a Scan by order id", scan_by_order, "tenant-a asks for o-5001: one item read"),
+        ("a Scan by order and tenant", scan_exact, "tenant-a asks for o-5001: one item read"),
+        ("returns the item", the_item, "tenant-a asks for o-5001: its own status"),
+        ("DynamoDB JSON", low_level, "tenant-a asks for o-5001: its own status"),
+        ("'pending' when there is no record", pending_by_default, "which it does not have"),
+        ("a KeyError when there is no record", key_error, "which it does not have"),
+        ("hard-codes tenant-a", tenant_a, "tenant-b asks for o-5001: its own status"),
+        ("the order's sort key", order_sk, "tenant-a asks for o-5001: its own status"),
+        ("the first payment of the partition", first_of_partition,
+         "tenant-a asks for o-5002: its own status"),
+        ("the user as the tenant", user_as_tenant, "tenant-a asks for o-5001: its own status"),
+        # The adversary's:
+        ("a cache of statuses per tenant and order", cached, "read afresh"),
+        ("a Scan of the tenant's rows when the item is missing", scan_fallback,
+         "tenant-a asks for o-5009: one item read"),
+    ]
+    return [("6.4", bug, (fn,), case) for bug, fn, case in rows]
+
+
+def status_benign(s):
+    def by_query(table, ctx, order_id):
+        items = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{ctx.tenant_id}")
+                            & Key("sk").eq(f"PAYMENT#{order_id}"))["Items"]
+        return items[0]["status"] if items else None
+
+    def consistent(table, ctx, order_id):
+        item = table.get_item(Key=record_key(ctx.tenant_id, order_id), ConsistentRead=True,
+                              ProjectionExpression="#s",
+                              ExpressionAttributeNames={"#s": "status"}).get("Item") or {}
+        return item.get("status")
+
+    return [("6.4", "a Query of the one key", (by_query,)),
+            ("6.4", "a consistent read of the status only", (consistent,))]
+
+
+# --- the tables, run -----------------------------------------------------------------------------
+
+
+def all_mutants(s):
+    return proxy_mutants(s) + idempotency_mutants(s) + redrive_mutants(s) + status_mutants(s)
+
+
+def all_benign(s):
+    return proxy_benign(s) + idempotency_benign(s) + redrive_benign(s) + status_benign(s)
+
+
+@pytest.mark.parametrize("exercise", ["6.1", "6.2", "6.3", "6.4"])
+def test_every_check_catches_its_classic_mistakes(solution, exercise, monkeypatch):
+    rows = [row for row in all_mutants(solution) if row[0] == exercise]
+    assert len(rows) >= 8
+    messages: list[str] = []
+
+    def recording(*args, **kwargs):
+        outcome = run(*args, **kwargs)
+        messages.append(outcome.message)
+        return outcome
+
+    monkeypatch.setattr(mutants, "run", recording)
+    slipped = mutants.escaped(rows)
+    assert not slipped, "\n".join(slipped)
+    kit_bugs = [m for m in messages if "could not run" in m or "Traceback" in m]
+    assert not kit_bugs, "\n".join(kit_bugs)
+
+
+@pytest.mark.parametrize("exercise", ["6.1", "6.2", "6.3", "6.4"])
+def test_correct_answers_written_differently_pass(solution, exercise):
+    rows = [(ex, *functions) for ex, _, functions in all_benign(solution) if ex == exercise]
+    assert not mutants.refused(rows)
+
+
+def nothing(*args):
+    return None
+
+
+def boom(*args):
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize("exercise", ["6.1", "6.2", "6.3", "6.4"])
+@pytest.mark.parametrize("wrong", [nothing, boom])
+def test_learner_code_that_raises_or_returns_nothing_gets_a_report(solution, exercise, wrong):
+    needs = len(functions_for(exercise, solution))
+    for position in range(needs):
+        functions = functions_for(exercise, solution)
+        functions[position] = wrong
+        outcome = run(exercise, *functions, timeout=5)
+        assert not outcome.passed and outcome.failed_case, outcome.message
+        assert "could not run" not in outcome.message and "Traceback" not in outcome.message
