@@ -52,16 +52,13 @@ def regex_validated(tenant_id):
         raise ValueError(f"tenant id {tenant_id!r} cannot name a queue")
     return f"tenant-{tenant_id}"
 
-def cell_by_lambda(tenant_id, cells):
-    return _seed(tenant_id) % cells
-
 def cell_by_partial(tenant_id, cells):
     return int.from_bytes(_digest(tenant_id.encode()).digest(), "big") % cells
 
 def shard_by_uuid5(tenant_id, n, k):
     return random.Random(uuid.uuid5(_NAMESPACE, tenant_id).int).sample(range(n), k)
 
-def strict_cell(tenant_id, cells):
+def strict_cell(tenant_id, cells):  # and a lambda helper
     if type(tenant_id) is not str:
         raise TypeError("tenant_id must be a str")
     return _seed(tenant_id) % cells
@@ -478,9 +475,8 @@ def queue_benign(s):
 
     nb = _notebook(NOTEBOOK_CELL)
     return [
-        ("4.4", nb["regex_validated"], nb["cell_by_lambda"], nb["shard_by_uuid5"], pick),
+        ("4.4", nb["regex_validated"], nb["strict_cell"], nb["shard_by_uuid5"], pick),
         ("4.4", whole_id, nb["cell_by_partial"], memoised_shard, pick),
-        ("4.4", whole_id, nb["strict_cell"], shard, pick),
         ("4.4", whole_id, crc_cell, rendezvous, ties_at_random),
         ("4.4", s["tenant_queue"], numpy_cell, array_shard, numpy_pick),
         ("4.4", lru_cache(s["tenant_queue"]), lru_cache(s["cell_of"]), tuple_of_sorted, by_loop),
