@@ -43,9 +43,10 @@ PAIRS = ([(f"tenant-{n:04d}", f"shop-{n:04d}") for n in range(20)]
          + [(f"tenant-{a}{b}", f"tenant-{b}{a}")
             for a, b in zip("abcdefghijklmnopqrst", "uvwxyz0123456789ABCD", strict=True)]
          + [(f"Acme-{n:02d}", f"acme-{n:02d}") for n in range(20)])
-STABLE = ("hash() of a string changes from one Python process to the next, and random choices "
-          "change on every call: producers in other processes (and tomorrow's deployment) must "
-          "put a tenant in the same place.")
+STABLE = ("hash() of a string changes from one Python process to the next, random choices "
+          "change on every call, and what a process remembers (a cache of answers, the order "
+          "tenants arrived in) starts empty in the next one: producers in other processes (and "
+          "tomorrow's deployment) must put a tenant in the same place.")
 STABLE_CODE = ("derive it from hashlib (e.g. int.from_bytes(hashlib.sha256(tenant_id.encode())"
                ".digest()[:8], 'big')), not hash() and not an unseeded random.")
 
