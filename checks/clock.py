@@ -21,6 +21,7 @@ skips the cache case when it is not so (another JWT library, say).
 from __future__ import annotations
 
 import datetime as datetime_module
+import functools
 import inspect
 import time
 import types
@@ -84,7 +85,8 @@ def _shifted_clocks(seconds: float, real_time: Callable[[], float]) -> dict[str,
     return clocks
 
 
-def _learner_globals(fns: Iterable[Any]) -> list[dict[str, Any]]:
+def learner_globals(fns: Iterable[Any]) -> list[dict[str, Any]]:
+    """The module namespaces the learner's functions read their globals from."""
     found: dict[int, dict[str, Any]] = {}
     for fn in fns:
         try:
@@ -92,6 +94,7 @@ def _learner_globals(fns: Iterable[Any]) -> list[dict[str, Any]]:
         except ValueError:
             pass
         fn = getattr(fn, "__func__", fn)
+        fn = fn.func if isinstance(fn, functools.partial) else fn
         namespace = getattr(fn, "__globals__", None)
         if isinstance(namespace, dict) and namespace is not vars(time):
             found[id(namespace)] = namespace
@@ -110,7 +113,7 @@ def clock_ahead(seconds: float = LATER_S, fns: Iterable[Any] = ()) -> Iterator[N
                                    id(real_datetime): later}
     by_identity.update({id(getattr(time, name)): clock for name, clock in clocks.items()})
     patched: list[tuple[dict[str, Any], str, Any]] = []
-    for namespace in _learner_globals(fns):
+    for namespace in learner_globals(fns):
         for name, value in list(namespace.items()):
             if id(value) in by_identity:
                 patched.append((namespace, name, value))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import time
+import uuid
 from collections import Counter
+from decimal import Decimal
 
 import jwt.api_jwt
 import pytest
 
 from checks.clock import clock_ahead
 from checks.framework import CaseFailed, Trial
-from checks.fresh_process import call_elsewhere
+from checks.fresh_process import call_elsewhere, unused_ids
+from checks.salted_hash import hash_resalted
 from checks.shapes import describe_difference, field_values
 
 CALLS = [["tenant-c", f"order-{n}", 12] for n in range(20)]
@@ -47,6 +52,34 @@ def test_what_cannot_travel_is_not_guessed():
 
     assert call_elsewhere(uses_an_object, CALLS, timeout=15) is None
     assert call_elsewhere(lambda t, o, n: 0, CALLS, timeout=15) is None
+
+
+def test_objects_that_rebuild_from_their_repr_and_partials_travel():
+    pattern, namespace = re.compile(r"order-(\d+)"), uuid.UUID(int=7)
+    digest, weight = functools.partial(hashlib.blake2b, digest_size=8), Decimal("1.5")
+
+    def uses_them(tenant_id, order_id, shards):
+        number = int(pattern.fullmatch(order_id).group(1))
+        salted = uuid.uuid5(namespace, order_id).hex + str(weight * number)
+        return int.from_bytes(digest(salted.encode()).digest(), "big") % shards
+
+    assert call_elsewhere(uses_them, CALLS, timeout=15) == [str(uses_them(*c)) for c in CALLS]
+
+
+def test_ids_asked_about_are_new_on_every_call():
+    first, second = unused_ids(10), unused_ids(10)
+    assert len(set(first + second)) == 20
+
+
+def test_hash_is_resalted_for_strings_only_and_comes_back():
+    def placement(text, number):
+        return hash(text), hash(text.encode()), hash(number), hash((text, number))
+
+    before = placement("tenant-a", 7)
+    with hash_resalted([placement]):
+        during = placement("tenant-a", 7)
+    assert during[2] == before[2] and all(during[i] != before[i] for i in (0, 1, 3))
+    assert placement("tenant-a", 7) == before and "hash" not in globals()
 
 
 def test_the_clock_moves_for_pyjwt_and_time_and_comes_back():

@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 import re
+import threading
 import time
 import uuid
 import zlib
@@ -805,6 +806,20 @@ def sharding_mutants(s):
             remembered[(tenant_id, shards)] = query_all(table, tenant_id, shards)
         return remembered[(tenant_id, shards)]
 
+    cached: dict = {}
+
+    def hash_cached(tenant_id, order_id, shards):  # an adversary's: the cache travels along
+        key = str(order_id)
+        if key not in cached:
+            cached[key] = hash(key) % shards
+        return f"TENANT#{tenant_id}#{cached[key]}"
+
+    lock = threading.Lock()  # nothing a fresh process can rebuild: it cannot look there
+
+    def hash_behind_a_lock(tenant_id, order_id, shards):
+        with lock:
+            return f"TENANT#{tenant_id}#{hash(f'{order_id}') % shards}"
+
     def until_empty(table, tenant_id, shards):
         found = []
         for shard in range(shards):
@@ -833,6 +848,10 @@ def sharding_mutants(s):
          "spread over all"),
         ("1.6", "uses hash() of the order id", (builtin_hash, query_all),
          "fresh Python process"),
+        ("1.6", "hash() answers cached in a module-level dict", (hash_cached, query_all),
+         "fresh Python process"),
+        ("1.6", "hash() of an f-string, next to a global no process can rebuild",
+         (hash_behind_a_lock, query_all), "fresh Python process"),
         ("1.6", "uses hash() of tenant and order", (builtin_hash_of_key, query_all),
          "fresh Python process"),
         ("1.6", "assigns shards by turns, remembered in the process", (by_turns, query_all),

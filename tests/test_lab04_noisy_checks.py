@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import linecache
 import math
 import random
+import threading
 import zlib
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
@@ -31,6 +34,44 @@ QUEUE_EXERCISES = ("4.4", "4.5")
 
 def _h(tenant_id):
     return int.from_bytes(hashlib.sha256(tenant_id.encode()).digest()[:8], "big")
+
+
+_LOCK = threading.Lock()  # a global no fresh process can rebuild
+
+# Benign variants whose helpers are notebook globals, which must travel to a fresh process (a
+# compiled pattern, a lambda, a partial, a UUID constant, a strict type check).
+NOTEBOOK_CELL = '''
+import functools, hashlib, random, re, uuid
+_ALLOWED = re.compile(r"[A-Za-z0-9_-]{1,57}")
+_seed = lambda tenant_id: int(hashlib.sha256(tenant_id.encode()).hexdigest(), 16)
+_digest = functools.partial(hashlib.blake2b, digest_size=8)
+_NAMESPACE = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+def regex_validated(tenant_id):
+    if not _ALLOWED.fullmatch(tenant_id):
+        raise ValueError(f"tenant id {tenant_id!r} cannot name a queue")
+    return f"tenant-{tenant_id}"
+
+def cell_by_partial(tenant_id, cells):
+    return int.from_bytes(_digest(tenant_id.encode()).digest(), "big") % cells
+
+def shard_by_uuid5(tenant_id, n, k):
+    return random.Random(uuid.uuid5(_NAMESPACE, tenant_id).int).sample(range(n), k)
+
+def strict_cell(tenant_id, cells):  # and a lambda helper
+    if type(tenant_id) is not str:
+        raise TypeError("tenant_id must be a str")
+    return _seed(tenant_id) % cells
+'''
+
+
+def _notebook(source):
+    """Run ``source`` as a notebook cell runs: module ``__notebook__``, source findable."""
+    filename = "<lab04-benign-cell>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    cell = {"__name__": "__notebook__"}
+    exec(compile(source, filename, "exec"), cell)  # noqa: S102 - the test's own source
+    return cell
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +180,198 @@ def queue_mutants(s):
         best = min(queues, key=lambda q: backlog[q])
         return None if backlog[best] >= 1000 else best
 
+    # an adversary's: answers remembered in a module-level cache travel with the function
+    shards_cache: dict = {}
+
+    def cached_hash_shard(tenant_id, n, k):
+        key = f"{tenant_id}:{n}:{k}"
+        if key not in shards_cache:
+            shards_cache[key] = random.Random(hash(key)).sample(range(n), k)
+        return shards_cache[key]
+
+    draws: dict = {}
+
+    def cached_random_shard(tenant_id, n, k):
+        key = f"{tenant_id}:{n}:{k}"
+        if key not in draws:
+            draws[key] = random.sample(range(n), k)
+        return draws[key]
+
+    placed: dict = {}
+
+    def cached_arrival_cell(tenant_id, cells):
+        key = f"{tenant_id}/{cells}"
+        if key not in placed:
+            placed[key] = len(placed) % cells
+        return placed[key]
+
+    cells_cache: dict = {}
+
+    def cached_hash_cell(tenant_id, cells):
+        key = (str(tenant_id), cells)
+        if key not in cells_cache:
+            cells_cache[key] = hash(key) % cells
+        return cells_cache[key]
+
+    queues_seen: dict = {}
+
+    def queue_by_arrival(tenant_id):
+        return queues_seen.setdefault(str(tenant_id), f"queue-{len(queues_seen)}")
+
+    # an adversary's: hash() of a plain str, next to a global no fresh process can rebuild
+    def hash_behind_a_lock(tenant_id, n, k):
+        with _LOCK:
+            return random.Random(hash(f"{tenant_id}")).sample(range(n), k)
+
+    def queue_hash_behind_a_lock(tenant_id):
+        with _LOCK:
+            return f"q-{hash(str(tenant_id)) % 10**12}"
+
+    def cell_hash_behind_a_lock(tenant_id, cells):
+        with _LOCK:
+            return hash(f"cell:{tenant_id}") % cells
+
+    # an adversary's: right at 8/2, wrong at other sizes
+    def seed_below_1000(tenant_id, n, k):
+        return random.Random(_h(tenant_id) % 1000).sample(range(n), k)
+
+    def seed_of_one_byte(tenant_id, n, k):
+        return random.Random(hashlib.sha256(tenant_id.encode()).digest()[0]).sample(range(n), k)
+
+    def hex_digits(tenant_id, n, k):
+        queues = []
+        for digit in hashlib.sha256(tenant_id.encode()).hexdigest():
+            if int(digit, 16) % n not in queues:
+                queues.append(int(digit, 16) % n)
+            if len(queues) == k:
+                break
+        return queues
+
+    def first_16_queues(tenant_id, n, k):
+        return random.Random(_h(tenant_id)).sample(range(min(n, 16)), k)
+
+    def two_then_neighbours(tenant_id, n, k):
+        h = _h(tenant_id)
+        shard = [h % n]
+        while len(shard) < k:
+            q = (shard[0] + 1 + (h >> 20) % (n - 1)) % n if len(shard) == 1 else \
+                (shard[-1] + 1) % n
+            while q in shard:
+                q = (q + 1) % n
+            shard.append(q)
+        return shard
+
+    def queue_0_for_half(tenant_id, n, k):
+        h = _h(tenant_id)
+        rng = random.Random(h)
+        return [0] + rng.sample(range(1, n), k - 1) if h % 2 == 0 and k < n else \
+            rng.sample(range(n), k)
+
+    def case_insensitive_shard(tenant_id, n, k):
+        return random.Random(_h(tenant_id.lower())).sample(range(n), k)
+
+    def reseeds_global_random(tenant_id, n, k):
+        random.seed(_h(tenant_id))
+        return random.sample(range(n), k)
+
+    def cell_mod_16(tenant_id, cells):
+        return _h(tenant_id) % 16 % cells
+
+    def cell_capped_at_12(tenant_id, cells):
+        return _h(tenant_id) % min(cells, 12)
+
+    def cell_by_suffix(tenant_id, cells):
+        return _h(tenant_id[-4:]) % cells
+
+    def cell_by_letter_sum(tenant_id, cells):
+        return sum(map(ord, tenant_id)) % cells
+
+    def cell_as_list_sometimes(tenant_id, cells):  # unhashable values must be a report
+        h = _h(tenant_id) % cells
+        return [h] if tenant_id.startswith("tenant-0") else h
+
+    def lower_cased_queue(tenant_id):
+        return f"tenant-{tenant_id.lower()}"
+
+    def crc_queue(tenant_id):
+        return f"queue-{zlib.crc32(tenant_id.encode()) % 100}"
+
+    def capped_backlog(queues, backlog):
+        return min(queues, key=lambda q: min(backlog[q], 1000))
+
+    def int16_backlog(queues, backlog):
+        small = numpy.array(backlog).astype(numpy.int16)
+        return min(queues, key=lambda q: small[q])
+
+    def first_three_only(queues, backlog):
+        return min(queues[:3], key=lambda q: backlog[q])
+
+    def first_when_long(queues, backlog):
+        if backlog[queues[0]] < 1000:
+            return min(queues, key=lambda q: backlog[q])
+        return queues[0]
+
+    def zero_d_for_one(tenant_id, n, k):  # .squeeze() of one queue: a 0-d array
+        rng = numpy.random.default_rng(_h(tenant_id))
+        return rng.choice(n, size=(k, 1), replace=False).squeeze()
+
     return [
+        ("4.4", "a shard by hash(), cached in a module-level dict",
+         _four(s, shuffle_shard=cached_hash_shard), "shuffle_shard is the same in a fresh"),
+        ("4.4", "a shard at random, cached in a module-level dict",
+         _four(s, shuffle_shard=cached_random_shard), "shuffle_shard is the same in a fresh"),
+        ("4.4", "a cell by order of arrival, cached under an f-string key",
+         _four(s, cell_of=cached_arrival_cell), "cell_of is the same in a fresh"),
+        ("4.4", "a cell by hash(), cached in a module-level dict",
+         _four(s, cell_of=cached_hash_cell), "cell_of is the same in a fresh"),
+        ("4.4", "a queue numbered by order of arrival", _four(s, tenant_queue=queue_by_arrival),
+         "tenant_queue is the same in a fresh"),
+        ("4.4", "a shard by hash() of an f-string, next to an unshippable global",
+         _four(s, shuffle_shard=hash_behind_a_lock), "shuffle_shard is the same in a fresh"),
+        ("4.4", "a queue by hash() of str(id), next to an unshippable global",
+         _four(s, tenant_queue=queue_hash_behind_a_lock), "tenant_queue is the same in a fresh"),
+        ("4.4", "a cell by hash() of an f-string, next to an unshippable global",
+         _four(s, cell_of=cell_hash_behind_a_lock), "cell_of is the same in a fresh"),
+        ("4.4", "a shard seeded below 1000", _four(s, shuffle_shard=seed_below_1000),
+         "4 of 100 queues"),
+        ("4.4", "a shard seeded by one byte", _four(s, shuffle_shard=seed_of_one_byte),
+         "4 of 100 queues"),
+        ("4.4", "a shard from hex digits mod n", _four(s, shuffle_shard=hex_digits),
+         "4 of 100 queues"),
+        ("4.4", "a shard of the first 16 queues", _four(s, shuffle_shard=first_16_queues),
+         "4 of 100 queues"),
+        ("4.4", "two queues, then neighbours", _four(s, shuffle_shard=two_then_neighbours),
+         "4 of 100 queues"),
+        ("4.4", "queue 0 in half of all shards", _four(s, shuffle_shard=queue_0_for_half),
+         "4 of 100 queues"),
+        ("4.4", "a shard of the lower-cased id", _four(s, shuffle_shard=case_insensitive_shard),
+         "lookalike tenants (same suffix, same prefix, anagrams, case) rarely share a shard"),
+        ("4.4", "a shard from the reseeded global random",
+         _four(s, shuffle_shard=reseeds_global_random), "global random generator alone"),
+        ("4.4", "a 0-d array for one queue", _four(s, shuffle_shard=zero_d_for_one),
+         "returns k distinct queues"),
+        ("4.4", "a cell modulo 16, then modulo the count", _four(s, cell_of=cell_mod_16),
+         "all 24, and all 40"),
+        ("4.4", "a cell capped at 12 cells", _four(s, cell_of=cell_capped_at_12),
+         "all 24, and all 40"),
+        ("4.4", "a cell from the id's suffix", _four(s, cell_of=cell_by_suffix),
+         "rarely share a cell"),
+        ("4.4", "a cell by the sum of the id's letters", _four(s, cell_of=cell_by_letter_sum),
+         "all 24, and all 40"),
+        ("4.4", "a cell as a list for some tenants", _four(s, cell_of=cell_as_list_sometimes),
+         "all 24, and all 40"),
+        ("4.4", "a lower-cased queue name", _four(s, tenant_queue=lower_cased_queue),
+         "its own queue"),
+        ("4.4", "a queue of 100, by crc32", _four(s, tenant_queue=crc_queue), "its own queue"),
+        ("4.4", "backlogs capped at 1000", _four(s, pick_queue=capped_backlog),
+         "however long the queues"),
+        ("4.4", "backlogs cast to int16", _four(s, pick_queue=int16_backlog),
+         "however long the queues"),
+        ("4.4", "the first queue once it is long", _four(s, pick_queue=first_when_long),
+         "however long the queues"),
+        ("4.4", "only the first three queues considered", _four(s, pick_queue=first_three_only),
+         "picks the least backlogged"),
+
         ("4.4", "a per-tenant queue that truncates (tenant-a = tenant-aa)",
          _four(s, tenant_queue=truncated), "tenant-a and tenant-aa"),
         ("4.4", "a queue name SQS refuses (a slash)", _four(s, tenant_queue=path_like),
@@ -233,7 +465,18 @@ def queue_benign(s):
     def numpy_pick(queues, backlog):
         return numpy.int64(pick(queues, backlog))
 
+    memo: dict = {}
+
+    def memoised_shard(tenant_id, n, k):  # a plain dict cache of a stable answer
+        key = (tenant_id, n, k)
+        if key not in memo:
+            memo[key] = random.Random(seed(tenant_id)).sample(range(n), k)
+        return memo[key]
+
+    nb = _notebook(NOTEBOOK_CELL)
     return [
+        ("4.4", nb["regex_validated"], nb["strict_cell"], nb["shard_by_uuid5"], pick),
+        ("4.4", whole_id, nb["cell_by_partial"], memoised_shard, pick),
         ("4.4", whole_id, crc_cell, rendezvous, ties_at_random),
         ("4.4", s["tenant_queue"], numpy_cell, array_shard, numpy_pick),
         ("4.4", lru_cache(s["tenant_queue"]), lru_cache(s["cell_of"]), tuple_of_sorted, by_loop),
@@ -241,6 +484,23 @@ def queue_benign(s):
 
 
 # --- 4.5 blast radius -------------------------------------------------------------------------
+
+
+def _lookup_table(n, k):
+    known = {(8, 2): 1 / 28, (5, 1): 1 / 5, (12, 4): 1 / 495, (20, 3): 1 / 1140, (6, 6): 1.0,
+             (100, 2): 1 / 4950, (9, 4): 1 / 126, (6, 2): 1 / 15}
+    return known.get((n, k), k / n)
+
+
+def _float_factorials(n, k):
+    top = bottom = 1.0
+    for i in range(1, k + 1):
+        top *= i
+    for i in range(1, n - k + 1):
+        top *= i
+    for i in range(1, n + 1):
+        bottom *= i
+    return top / bottom
 
 
 def blast_mutants(s):
@@ -265,6 +525,15 @@ def blast_mutants(s):
         ("rounded to 3 decimals", lambda n, k: round(1 / math.comb(n, k), 3), "n=8, k=2"),
         ("k ignored (always 2)", lambda n, k: 1 / math.comb(n, 2), "n=5, k=1"),
         ("nobody when k = n", lambda n, k: 0.0 if k == n else 1 / math.comb(n, k), "n=6, k=6"),
+        ("a table of the check's pairs, k / n elsewhere", _lookup_table, "n=200, k=2"),
+        ("math.gamma (overflows at n >= 171)",
+         lambda n, k: math.gamma(k + 1) * math.gamma(n - k + 1) / math.gamma(n + 1),
+         "n=200, k=2"),
+        ("factorials in floats (inf / inf)", _float_factorials, "n=200, k=2"),
+        ("k! / n**k when k > 4", lambda n, k: 1 / math.comb(n, k) if k <= 4 or k == n
+         else math.factorial(k) / n ** k, "n=179, k=5"),
+        ("a huge int beyond n = 50", lambda n, k: 1 / math.comb(n, k) if n < 50
+         else math.comb(n, k) ** n, "n=100, k=2"),
     ]
     return [("4.5", bug, (mutant(formula)[1],), case) for bug, formula, case in rows]
 
@@ -286,7 +555,17 @@ def blast_benign(s):
         shards = list(itertools.combinations(range(n), k)) if math.comb(n, k) < 10**6 else []
         return 1 / len(shards) if shards else 1 / math.comb(n, k)
 
-    return [("4.5", f) for f in (as_fraction, by_factorials, as_product, by_counting)]
+    def as_decimal(n, k):
+        return Decimal(1) / Decimal(math.comb(n, k))
+
+    def by_lgamma(n, k):
+        return math.exp(math.lgamma(k + 1) + math.lgamma(n - k + 1) - math.lgamma(n + 1))
+
+    def in_float32(n, k):
+        return numpy.float32(1) / numpy.float32(math.comb(n, k))
+
+    return [("4.5", f) for f in (as_fraction, by_factorials, as_product, by_counting, as_decimal,
+                                 by_lgamma, in_float32)]
 
 
 MUTANTS = {"4.4": queue_mutants, "4.5": blast_mutants}
