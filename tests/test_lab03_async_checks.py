@@ -142,7 +142,7 @@ def report_mutants(s):
                                ExpressionAttributeValues={":s": "done", ":r": result})
 
     def client(wait_between=True, bounded=True, follow=True, join=True, check_status=True,
-               give_up=True, poll_on_404=False):
+               give_up=True, poll_on_404=False, failed_is_final=True):
         def request_report(service_url, token, wait, max_polls=20):
             headers = {"Authorization": f"Bearer {token}"}
             accepted = requests.post(f"{service_url}/reports", json={}, headers=headers,
@@ -165,12 +165,131 @@ def report_mutants(s):
                 answer.raise_for_status()
                 if answer.json()["status"] == "done":
                     return answer.json()["result"]
+                if failed_is_final and answer.json()["status"] == "failed":
+                    raise RuntimeError("the report failed")
                 if wait_between:
                     wait()
             if give_up:
                 raise TimeoutError("not done")
             return answer.json()
         return request_report
+
+    done_by_id = {}
+
+    def build_and_cache(job, desk):
+        build(job, desk)
+        item = desk.table.get_item(Key=job_key(job["tenant_id"], job["job_id"]))["Item"]
+        done_by_id[job["job_id"]] = {"job_id": job["job_id"], "status": "done",
+                                     "result": item["result"]}
+
+    def status_from_cache(ctx, job_id, desk):
+        if job_id in done_by_id:
+            return done_by_id[job_id], 200
+        return s["report_status"](ctx, job_id, desk)
+
+    def scanning_own(prefix):
+        def report_status(ctx, job_id, desk):
+            mine = (Attr("pk").begins_with(f"TENANT#{ctx.tenant_id}") if prefix
+                    else Attr("pk").eq(f"TENANT#{ctx.tenant_id}"))
+            found = desk.table.scan(FilterExpression=Attr("job_id").eq(job_id) & mine)["Items"]
+            if not found:
+                return {"error": "not found"}, 404
+            return {k: found[0][k] for k in ("job_id", "status", "result") if k in found[0]}, 200
+        return report_status
+
+    def owner_in_header(name):
+        def report_status(ctx, job_id, desk):
+            answer = s["report_status"](ctx, job_id, desk)
+            if answer[1] == 404:
+                found = desk.table.scan(FilterExpression=Attr("job_id").eq(job_id))["Items"]
+                if found:
+                    return (*answer, {name: f"/tenants/{found[0]['pk'][7:]}/reports/{job_id}"})
+            return answer
+        return report_status
+
+    def report_for(job, desk):  # the worker reports on whatever tenant the message names
+        build({**job, "tenant_id": job.get("report_for", job["tenant_id"])}, desk)
+        if job.get("report_for", job["tenant_id"]) != job["tenant_id"]:
+            stored = desk.table.get_item(
+                Key=job_key(job["report_for"], job["job_id"]))["Item"]
+            desk.table.update_item(Key=job_key(job["tenant_id"], job["job_id"]),
+                                   UpdateExpression="SET #s = :s, #r = :r",
+                                   ExpressionAttributeNames={"#s": "status", "#r": "result"},
+                                   ExpressionAttributeValues={":s": "done",
+                                                              ":r": stored["result"]})
+
+    def status_for_header(ctx, job_id, desk):
+        tenant = (flask_request.headers.get("X-Tenant-Id")
+                  or flask_request.args.get("tenant") or ctx.tenant_id)
+        job = desk.table.get_item(Key=job_key(tenant, job_id)).get("Item")
+        if job is None:
+            return {"error": "not found"}, 404
+        return {k: job[k] for k in ("job_id", "status", "result") if k in job}, 200
+
+    def accept_for_header(ctx, body, desk):
+        tenant = flask_request.headers.get("X-Tenant-Id", ctx.tenant_id)
+        return s["accept_report"](type(ctx)(tenant, ctx.tier, ctx.user), body, desk)
+
+    def scan_elsewhere(job, desk):  # another client: the worker's own access never sees it
+        raw = s["lab"].client("dynamodb").scan(TableName=desk.table.name)["Items"]
+        mine = [i for i in raw if i["pk"]["S"] == f"TENANT#{job['tenant_id']}"
+                and i["sk"]["S"].startswith("ORDER#")]
+        result = {"orders": len(mine), "quantity": sum(
+            int(line["M"]["quantity"]["N"]) for o in mine for line in o["items"]["L"])}
+        desk.table.update_item(Key=job_key(job["tenant_id"], job["job_id"]),
+                               UpdateExpression="SET #s = :s, #r = :r",
+                               ExpressionAttributeNames={"#s": "status", "#r": "result"},
+                               ExpressionAttributeValues={":s": "done", ":r": result})
+
+    def first_line_only(job, desk):
+        from boto3.dynamodb.conditions import Key
+        items = desk.table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{job['tenant_id']}")
+                                 & Key("sk").begins_with("ORDER#"))["Items"]
+        result = {"orders": len(items),
+                  "quantity": sum(int(o["items"][0]["quantity"]) for o in items)}
+        desk.table.update_item(Key=job_key(job["tenant_id"], job["job_id"]),
+                               UpdateExpression="SET #s = :s, #r = :r",
+                               ExpressionAttributeNames={"#s": "status", "#r": "result"},
+                               ExpressionAttributeValues={":s": "done", ":r": result})
+
+    def retrying_forever(service_url, token, wait, max_polls=20):
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        accepted.raise_for_status()
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        polls = 0
+        while polls < max_polls:
+            answer = requests.get(url, headers=headers, timeout=10)
+            if answer.status_code >= 500 or answer.status_code in (202, 429):
+                continue  # "transient": neither counted nor waited for
+            answer.raise_for_status()
+            polls += 1
+            if answer.json()["status"] == "done":
+                return answer.json()["result"]
+            if answer.json()["status"] == "failed":
+                raise RuntimeError("failed")
+            wait()
+        raise TimeoutError("not done")
+
+    def any_final(service_url, token, wait, max_polls=20):
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        accepted.raise_for_status()
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        for _ in range(max_polls):
+            answer = requests.get(url, headers=headers, timeout=10)
+            answer.raise_for_status()
+            if answer.json()["status"] != "pending":
+                return answer.json().get("result")
+            wait()
+        raise TimeoutError("not done")
+
+    def one_poll_too_many(service_url, token, wait, max_polls=20):
+        return s["request_report"](service_url, token, wait, max_polls + 1)
+
+    def localhost_location(ctx, body, desk):
+        answer, code, headers = s["accept_report"](ctx, body, desk)
+        return answer, code, {"Location": f"http://localhost:8000{headers['Location']}"}
 
     f = report_functions
     return [
@@ -205,7 +324,7 @@ def report_mutants(s):
          "job ids are not guessable"),
         ("3.4", "merges the request body into the job item",
          f(s, accept_report=accepting(item=lambda job, body: {**job, **body})),
-         "a body that names another tenant"),
+         "names another tenant, a job id and a status"),
         ("3.4", "queues the client's body with the job (the worker reads its tenant)",
          f(s, accept_report=accepting(message=lambda queued, body: {**queued, **body})),
          "the lured job's report is alice's"),
@@ -227,6 +346,39 @@ def report_mutants(s):
          f(s, request_report=client(give_up=False)), "a job that never finishes"),
         ("3.4", "the client returns a refusal as the report",
          f(s, request_report=client(check_status=False)), "a refused request (401) raises"),
+        ("3.4", "caches finished reports in memory by job id",
+         f(s, report_status=status_from_cache, build_report=build_and_cache),
+         "a finished job of another tenant"),
+        ("3.4", "the status Scans for the job id, pk by prefix",
+         f(s, report_status=scanning_own(prefix=True)), "the status resource reads"),
+        ("3.4", "the status Scans for the job id and the caller's pk",
+         f(s, report_status=scanning_own(prefix=False)), "the status resource reads"),
+        ("3.4", "a 404 with a header that names the owner",
+         f(s, report_status=owner_in_header("X-Owner")), "says no more than his 404"),
+        ("3.4", "a 404 with a Location of the owner's job",
+         f(s, report_status=owner_in_header("Location")), "says no more than his 404"),
+        ("3.4", "the body's tenantId picks the tenant the worker reports on",
+         f(s, accept_report=accepting(message=lambda queued, body: {
+             **queued, "report_for": body.get("tenantId", queued["tenant_id"])}),
+           build_report=report_for), "the lured job's report is alice's"),
+        ("3.4", "an X-Tenant-Id header or ?tenant= overrides the token on the status",
+         f(s, report_status=status_for_header), "bob (tenant-b) asks for alice's job"),
+        ("3.4", "an X-Tenant-Id header overrides the token on POST",
+         f(s, accept_report=accept_for_header), "names another tenant, a job id and a status"),
+        ("3.4", "the worker Scans through another client", f(s, build_report=scan_elsewhere),
+         "the worker reads the job's tenant partition only"),
+        ("3.4", "the worker counts the first line of each order",
+         f(s, build_report=first_line_only), "every tenant's report"),
+        ("3.4", "the client retries 503/429 without counting or waiting",
+         f(s, request_report=retrying_forever), "the status answers 503 and 429"),
+        ("3.4", "the client polls max_polls + 1 times",
+         f(s, request_report=one_poll_too_many), "a job that never finishes"),
+        ("3.4", "the client polls on after the job failed",
+         f(s, request_report=client(failed_is_final=False)), "the job failed"),
+        ("3.4", "the client returns the result of any status but pending (None)",
+         f(s, request_report=any_final), "the job failed"),
+        ("3.4", "a Location on a hard-coded host", f(s, accept_report=localhost_location),
+         "the status before the worker ran"),
     ]
 
 
@@ -266,12 +418,53 @@ def report_benign(s):
                 job.raise_for_status()
                 if job.json().get("status") == "done":
                     return job.json()["result"]
+                if job.json().get("status") == "failed":
+                    raise RuntimeError(f"failed: {job.json()}")
                 if polls < max_polls:
                     wait()
             raise TimeoutError(url)
 
+    def short_token_ids(ctx, body, desk):  # 96 random bits in 16 characters
+        job_id = secrets.token_urlsafe(12)
+        desk.table.put_item(Item={**job_key(ctx.tenant_id, job_id), "job_id": job_id,
+                                  "status": "pending"})
+        desk.sqs.send_message(QueueUrl=desk.queue_url, MessageBody=json.dumps(
+            {"job_id": job_id, "tenant_id": ctx.tenant_id}))
+        return {"job_id": job_id}, 202, {"Location": f"/reports/{job_id}"}
+
+    def status_with_request_id(ctx, job_id, desk):
+        answer = status(ctx, job_id, desk)
+        if answer[1] == 404:
+            return ({"error": "not found", "request_id": str(uuid.uuid4())}, 404,
+                    {"X-Request-Id": uuid.uuid4().hex})
+        return answer
+
+    def status_echoing_the_id(ctx, job_id, desk):
+        answer = status(ctx, job_id, desk)
+        return ({"error": f"no report {job_id[:8]}..."}, 404) if answer[1] == 404 else answer
+
+    class ReportFailed(Exception):
+        pass
+
+    def own_exception_client(service_url, token, wait, max_polls=20):
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        if accepted.status_code != 202:
+            raise ReportFailed(f"refused: {accepted.status_code}")
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        for _ in range(max_polls):
+            answer = requests.get(url, headers=headers, timeout=10)
+            if answer.status_code != 200 or answer.json()["status"] == "failed":
+                raise ReportFailed(f"status {answer.status_code}")
+            if answer.json()["status"] == "done":
+                return answer.json()["result"]
+            wait()
+        raise TimeoutError("not done")
+
     return [("3.4", absolute_token_urlsafe, status_with_message, build_with_put, while_client),
-            ("3.4", accept, status, build, while_client)]
+            ("3.4", accept, status, build, while_client),
+            ("3.4", short_token_ids, status_with_request_id, build, own_exception_client),
+            ("3.4", accept, status_echoing_the_id, build, s["request_report"])]
 
 
 # --- 3.5 scatter-gather --------------------------------------------------------------------------
