@@ -473,12 +473,16 @@ def report_benign(s):
 def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=None,
                id_in_body=False, attribute_names=("All",), json_only=False,
                filter_ids=True, dedupe=True, safe=True, drain=True, batch=10, final_read=True,
-               step=0.25, deadline_of=None, early=None, delete=True, now=None):
+               step=0.25, deadline_of=None, early=None, delete=True, now=None, enough=None,
+               count_messages=False, keep_last=False, coerce=False, max_reads=None, wait_s=0,
+               margin=0.0, rewind=False):
     """The solution's aggregator with one thing changed (or written differently)."""
 
     def gather_quotes(item, market, deadline_s):
         sqs, clock, replies = market.sqs, market.clock, market.reply_queue
-        correlation_id = correlation(item) if id_in_body == "item" else correlation()
+        correlation_id = (correlation(item) if id_in_body == "item" else
+                          correlation(item, market.clock.now()) if id_in_body == "time"
+                          else correlation())
         queues = list(market.supplier_queues.values())
         for url in queues[:suppliers]:
             attributes = {"CorrelationId": {"DataType": "String", "StringValue": correlation_id}}
@@ -489,11 +493,14 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
                              MessageAttributes=attributes)
         clock_now = now or clock.now
         deadline = clock_now() + (deadline_of(deadline_s) if deadline_of else deadline_s)
-        quotes, kept = {}, []
+        quotes, kept, counted = {}, [], []
 
         def read():
-            while True:
+            reads = 0
+            while max_reads is None or reads < max_reads:
+                reads += 1
                 got = sqs.receive_message(QueueUrl=replies, MaxNumberOfMessages=batch,
+                                          WaitTimeSeconds=wait_s,
                                           MessageAttributeNames=list(attribute_names)
                                           ).get("Messages", [])
                 for message in got:
@@ -509,7 +516,14 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
                             cid = None
                     if filter_ids and cid != correlation_id:
                         continue
-                    if safe:
+                    if coerce:
+                        try:
+                            quote = json.loads(message["Body"])
+                            quote = {"supplier": str(quote["supplier"]),
+                                     "price_cents": int(quote["price_cents"])}
+                        except (ValueError, KeyError, TypeError):
+                            continue
+                    elif safe:
                         try:
                             quote = json.loads(message["Body"])
                         except ValueError:
@@ -520,7 +534,10 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
                             continue
                     else:
                         quote = json.loads(message["Body"])
-                    if dedupe and json_only and isinstance(quote, dict):
+                    counted.append(quote)
+                    if keep_last:
+                        quotes[quote["supplier"]] = quote
+                    elif dedupe and json_only and isinstance(quote, dict):
                         quotes.setdefault(quote.get("supplier"), quote)
                     elif dedupe and json_only:
                         kept.append(quote)
@@ -535,14 +552,17 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
         while True:
             if early and (quotes or kept):
                 break
-            if dedupe and len(quotes) == len(queues):
+            answered = len(counted) if count_messages else len(quotes)
+            if dedupe and answered >= (enough or len(queues)):
                 break
-            remaining = deadline - clock_now()
+            remaining = deadline - margin - clock_now()
             if remaining <= 0:
                 break
             clock.sleep(min(step, remaining) if step else remaining)
             if final_read or clock.now() < deadline:
                 read()
+        if rewind and clock.time > deadline:  # hide the overshoot
+            clock._now = deadline
         return [*quotes.values(), *kept] if dedupe else kept
 
     return gather_quotes
@@ -614,6 +634,21 @@ def gather_mutants(s):
          "every supplier is asked"),
         ("3.5", "returns at the first quote", (aggregator(early=True),),
          "the quotes that arrived by the deadline"),
+        ("3.5", "returns once 4 (a known number of) suppliers answered",
+         (aggregator(enough=4),), "suppliers, one answering 10 ms before the deadline"),
+        ("3.5", "returns once as many replies as suppliers came (duplicates count)",
+         (aggregator(count_messages=True),), "a duplicate reply is counted once"),
+        ("3.5", "keeps the last quote of each supplier", (aggregator(keep_last=True),),
+         "a duplicate reply is counted once"),
+        ("3.5", "coerces prices with int()", (aggregator(coerce=True),), "malformed replies"),
+        ("3.5", "at most two receives per poll", (aggregator(max_reads=2),), "a burst"),
+        ("3.5", "the correlation id is the item and the time",
+         (aggregator(id_in_body="time", correlation=lambda item, at: f"{item}@{at}"),),
+         "the same item asked again from the start"),
+        ("3.5", "sleeps in 0.5 s steps past the deadline, then sets the clock back",
+         (aggregator(step=0.5, margin=-0.6, rewind=True),), "the deadline is kept"),
+        ("3.5", "stops 40 ms before the deadline (a safety margin)",
+         (aggregator(margin=0.04),), "suppliers, one answering 10 ms before the deadline"),
         ("3.5", "the deadline on the wall clock (time.monotonic)",
          (aggregator(now=time.monotonic),), "the deadline is kept"),
     ]
@@ -624,7 +659,8 @@ def gather_benign(s):
             ("3.5", aggregator(step=0.1, delete=False)),
             ("3.5", aggregator(correlation=lambda: secrets.token_hex(16),
                                reply_to=lambda m: m.reply_queue.rsplit("/", 1)[-1])),
-            ("3.5", aggregator(step=None))]
+            ("3.5", aggregator(step=None)),
+            ("3.5", aggregator(wait_s=1))]  # long polling: the market answers at once
 
 
 # --- the tests -----------------------------------------------------------------------------------
