@@ -10,8 +10,10 @@ correlation id); the row names the case that must catch it.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import random
 import secrets
 import time
 import uuid
@@ -119,6 +121,8 @@ def report_mutants(s):
         return {k: job[k] for k in ("job_id", "status", "result") if k in job}, 200
 
     counter = itertools.count(1)
+    hashed_counter, named_counter = itertools.count(1), itertools.count(1)
+    seeded = random.Random(42)
 
     def scan_with_filter(job, desk):
         items = desk.table.scan(FilterExpression=Attr("tenant_id").eq(job["tenant_id"])
@@ -321,6 +325,19 @@ def report_mutants(s):
          "job ids are not guessable"),
         ("3.4", "time-based uuid1 job ids",
          f(s, accept_report=accepting(new_id=lambda: uuid.uuid1().hex)),
+         "job ids are not guessable"),
+        ("3.4", "job ids: sha256 of a counter",
+         f(s, accept_report=accepting(new_id=lambda: hashlib.sha256(
+             str(next(hashed_counter)).encode()).hexdigest())), "job ids are not guessable"),
+        ("3.4", "job ids: sha256 of the time",
+         f(s, accept_report=accepting(new_id=lambda: hashlib.sha256(
+             str(time.time()).encode()).hexdigest())), "job ids are not guessable"),
+        ("3.4", "job ids: a uuid from random.Random(42)",
+         f(s, accept_report=accepting(new_id=lambda: uuid.UUID(
+             int=seeded.getrandbits(128), version=4).hex)), "job ids are not guessable"),
+        ("3.4", "job ids: uuid5 of a counter",
+         f(s, accept_report=accepting(new_id=lambda: uuid.uuid5(
+             uuid.NAMESPACE_URL, f"report:{next(named_counter)}").hex)),
          "job ids are not guessable"),
         ("3.4", "merges the request body into the job item",
          f(s, accept_report=accepting(item=lambda job, body: {**job, **body})),

@@ -28,6 +28,7 @@ from environment.app.serving import serve
 
 from ..answers import Reply
 from ..framework import NotStarted, Trial, exercise, short
+from ..fresh_state import twins
 from ..scratch import PARTITION_READS, ScratchTable, fresh_table, raw_items
 from ..scratch_queues import fresh_queue
 
@@ -184,11 +185,11 @@ def check_async_jobs(accept_report, report_status, build_report, request_report,
                                 report_status)
     with serve(app) as service:
         reports = Desk(t, scratch, desk, service.url, ReportWorker(desk, build_report))
-        _service(t, reports, build_report)
+        _service(t, reports, build_report, accept_report)
     _client(t, lab, desk, accept_report, report_status, build_report, request_report)
 
 
-def _service(t: Trial, reports: Desk, build_report: Callable) -> None:
+def _service(t: Trial, reports: Desk, build_report: Callable, accept_report: Callable) -> None:
     mark = reports.scratch.mark()
     with t.case("POST /reports as alice: 202 Accepted with a Location"):
         _, alice_job = reports.submit(ALICE)
@@ -223,10 +224,12 @@ def _service(t: Trial, reports: Desk, build_report: Callable) -> None:
                            "'sk': f'REPORT#{job_id}'})")
     with t.case("job ids are not guessable (distinct, long, random)"):
         ids = [_job_id(alice_job)] + [_job_id(reports.submit(ALICE)[1]) for _ in range(3)]
-        problem = guessable(ids)
+        problem = guessable(ids) or made_twice(t, reports, accept_report)
         t.expect(not problem, "ids such as uuid4().hex", f"{ids}: {problem}",
-                 hint="an id a caller can guess (a counter, a timestamp, a time-based uuid1) "
-                      "invites trying the neighbours' ids; make them random (uuid.uuid4()).")
+                 hint="an id a caller can guess (a counter, a hash of a counter or of the "
+                      "time, a seeded generator, a time-based uuid1) invites trying the "
+                      "neighbours' ids; draw them from the operating system (uuid.uuid4(), "
+                      "secrets.token_urlsafe(16)).")
     lure = {**dict.fromkeys(LURE_NAMES, "tenant-b"), "job_id": "chosen-by-the-client",
             "status": "done", "result": {"orders": 99, "quantity": 99},
             "pk": "TENANT#tenant-b", "sk": "REPORT#chosen-by-the-client"}
@@ -341,6 +344,33 @@ def _every_tenant(t: Trial, reports: Desk, build_report: Callable, lured: str,
                            for key in ("pk", "sk", "job_id"))]
         t.expect(not foreign, "the job's item in alice's partition only", f"items {foreign}",
                  hint="the job's key comes from the token's tenant, never from the body.")
+
+
+def made_twice(t: Trial, reports: Desk, accept_report: Callable) -> str:
+    """Why accept_report's ids are made rather than drawn, or ''.
+
+    Two clones of accept_report, from the same state and with the clock stopped, each accept
+    one job (through the report service, in-process): a counter, a seeded generator or the
+    clock gives both the same id. When a clone cannot run, the check does not judge here.
+    """
+    clones = twins(accept_report)
+    if clones is None:
+        return ""
+    made = []
+    token = t.lab.id_token(ALICE)
+    for twin in clones:
+        app = create_report_service(reports.desk, tenant_resolver(t.lab.identity), twin,
+                                    lambda ctx, job_id, desk: ({}, 404))
+        answer = app.test_client().post("/reports", json={},
+                                        headers={"Authorization": f"Bearer {token}"})
+        location = answer.headers.get("Location")
+        if answer.status_code != 202 or not location:
+            return ""
+        made.append(_job_id(location))
+    if made[0] == made[1]:
+        return (f"started twice from the same state (and the same moment), accept_report made "
+                f"the same id {made[0]!r}: it comes from a counter, a seed or the clock")
+    return ""
 
 
 def _job_id(url: str) -> str:
