@@ -600,6 +600,7 @@ def overshooting(step):
 
 def gather_mutants(s):
     right = s["gather_quotes"]
+    requests_made = itertools.count(1)
 
     def messages_not_quotes(item, market, deadline_s):
         return [{"Body": json.dumps(q), "MessageAttributes": {}}
@@ -664,6 +665,9 @@ def gather_mutants(s):
          "the same item asked again from the start"),
         ("3.5", "sleeps in 0.5 s steps past the deadline, then sets the clock back",
          (aggregator(step=0.5, margin=-0.6, rewind=True),), "the deadline is kept"),
+        ("3.5", "the correlation id comes from a counter",
+         (aggregator(correlation=lambda: f"q-{next(requests_made)}"),),
+         "the same item asked again from the start"),
         ("3.5", "stops 40 ms before the deadline (a safety margin)",
          (aggregator(margin=0.04),), "suppliers, one answering 10 ms before the deadline"),
         ("3.5", "the deadline on the wall clock (time.monotonic)",

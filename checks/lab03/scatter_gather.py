@@ -21,6 +21,7 @@ from environment.account.infrastructure import SUPPLIERS
 from environment.app.suppliers import Market, Sent
 
 from ..framework import Trial, exercise, short
+from ..fresh_state import twins
 from ..scratch_queues import fresh_queue
 
 Quote = tuple[str, int]
@@ -306,3 +307,14 @@ def _one_more_supplier(t: Trial, gather_quotes: Callable, suppliers: dict[str, s
                  hint="an id made from the item and the time repeats when both repeat (and a "
                       "counter restarts with the process): use uuid.uuid4().",
                  code_hint="correlation_id = str(uuid.uuid4())")
+        made = []
+        for twin in twins(gather_quotes) or ():  # the same state twice: a counter repeats
+            again = Scene(t, twin, suppliers, seed=16)
+            again.gather("brake pads", 0.5)
+            made.append(again.correlation_id)
+        t.expect(len(made) < 2 or made[0] != made[1], "a correlation id drawn, not made",
+                 f"started twice from the same state, gather_quotes sent {made[0]!r} both "
+                 "times" if made else "", code_hint="correlation_id = str(uuid.uuid4())",
+                 hint="a counter (or a seeded generator) starts again with every process: two "
+                      "aggregators, or one restarted, reuse ids, and each takes the other's "
+                      "replies. Draw the id: uuid.uuid4().")
