@@ -23,6 +23,7 @@ from environment.app.suppliers import Market, Sent
 from ..framework import Trial, exercise, short
 from ..fresh_state import twins
 from ..scratch_queues import fresh_queue
+from ..wall_sleep import wall_sleeps
 
 Quote = tuple[str, int]
 EXTRA = "eagle"  # a fifth supplier, in one scene only
@@ -53,6 +54,7 @@ class Scene:
                              fresh_queue(lab, "check-quote-replies"), seed=seed, latency=latency)
         self.start = self.deadline = self.returned = 0.0
         self.got: Counter[Quote] = Counter()
+        self.wall_slept: list[float] = []  # time.sleep calls: the wall clock, never needed
 
     @property
     def correlation_id(self) -> str | None:
@@ -62,10 +64,13 @@ class Scene:
     def gather(self, item: str, deadline_s: float) -> Counter[Quote]:
         self.start = self.market.clock.time
         self.deadline = self.start + deadline_s
-        result = self.t.call(self.gather_quotes, item, self.market, deadline_s,
-                             hint="a reply queue holds anything: bodies that are not JSON, "
-                                  "replies without a price or a correlation id. Skip what you "
-                                  "cannot read; never let one bad message end the gather.")
+        with wall_sleeps([self.gather_quotes]) as slept:
+            result = self.t.call(self.gather_quotes, item, self.market, deadline_s,
+                                 hint="a reply queue holds anything: bodies that are not JSON, "
+                                      "replies without a price or a correlation id. Skip what "
+                                      "you cannot read; never let one bad message end the "
+                                      "gather.")
+        self.wall_slept += slept
         self.got = quotes_of(self.t, result)
         # The market's record of time, not the clock's attribute (which code could set back).
         self.returned = max(self.market.clock.time, self.market.reached)
@@ -101,6 +106,12 @@ class Scene:
                                     "'String', 'StringValue': market.reply_queue}}")
 
     def kept_deadline(self) -> None:
+        self.t.expect(not self.wall_slept, "waiting on market.clock only",
+                      f"time.sleep was called {len(self.wall_slept)} times "
+                      f"({sum(self.wall_slept):g} s of the wall clock)",
+                      hint="the suppliers answer while market.clock sleeps; time.sleep only "
+                           "makes the notebook slower (and a real deadline later).",
+                      code_hint="market.clock.sleep(min(0.25, deadline - market.clock.now()))")
         now = self.returned
         self.t.expect(now <= self.deadline + 1e-9,
                       f"back by the deadline, t = {self.deadline:.2f} s",
