@@ -748,14 +748,19 @@ def test_a_handler_that_fails_answers_a_json_500_that_names_the_error(lab):
     def accept(ctx, body, desk):
         return {"job": body["missing"]}, 202
 
+    def status(ctx, job_id, desk):  # None is no answer; a Location must be a URL
+        return (None, 404) if job_id == "none" else ({}, 404, {"Location": "http://[x/1"})
+
     desk = ReportDesk(None, lab.client("sqs"), "")
     app = create_report_service(desk, lambda request: TenantContext("tenant-a", "basic", "a"),
-                                accept, lambda ctx, job_id, desk: ({}, 404))
+                                accept, status)
     with serve(app) as service:
         answer = requests.post(f"{service.url}/reports", json={}, timeout=10)
-        unknown = requests.get(f"{service.url}/reports/x", timeout=10)
+        nothing = requests.get(f"{service.url}/reports/none", timeout=10)
+        not_a_url = requests.get(f"{service.url}/reports/x", timeout=10)
     assert answer.status_code == 500 and "KeyError" in answer.json()["detail"]
-    assert unknown.status_code == 404
+    assert nothing.status_code == 500 and "(None, 404)" in nothing.json()["detail"]
+    assert not_a_url.status_code == 500 and "not a URL" in not_a_url.json()["detail"]
 
 
 def test_the_worker_deletes_a_job_only_when_it_was_built(lab):

@@ -29,7 +29,9 @@ Quote = tuple[str, int]
 EXTRA = "eagle"  # a fifth supplier, in one scene only
 
 ASK = ("send one request to each supplier's queue, with two message attributes: CorrelationId "
-       "(a new id for this request) and ReplyTo (the reply queue's URL, market.reply_queue).")
+       "(a new id for this request) and ReplyTo (the reply queue's URL, market.reply_queue: "
+       "this exercise's return address, the queue the check watches; a queue of your own per "
+       "request is another design).")
 IN_TIME = ("sleep on market.clock until the deadline (never past it), and after every sleep "
            "read the reply queue until it is empty; keep the quotes whose CorrelationId is "
            "this request's.")
