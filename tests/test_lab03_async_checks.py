@@ -387,7 +387,7 @@ def report_mutants(s):
         ("3.4", "the worker counts the first line of each order",
          f(s, build_report=first_line_only), "every tenant's report"),
         ("3.4", "the client retries 503/429 without counting or waiting",
-         f(s, request_report=retrying_forever), "the status answers 503 and 429"),
+         f(s, request_report=retrying_forever), "the status answers 503, 429 and 202"),
         ("3.4", "the client polls max_polls + 1 times",
          f(s, request_report=one_poll_too_many), "a job that never finishes"),
         ("3.4", "the client returns the result of any status but pending (None)",
@@ -476,7 +476,27 @@ def report_benign(s):
             wait()
         raise TimeoutError("not done")
 
-    return [("3.4", absolute_token_urlsafe, status_with_message, build_with_put, while_client),
+    def retrying_client(service_url, token, wait, max_polls=20):  # busy is "not yet"
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        accepted.raise_for_status()
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        for _ in range(max_polls):
+            answer = requests.get(url, headers=headers, timeout=10)
+            if answer.status_code in (202, 429, 503):
+                wait()
+                continue
+            answer.raise_for_status()
+            job = answer.json()
+            if job["status"] in ("done", "failed"):
+                if job["status"] == "failed":
+                    raise RuntimeError(job)
+                return job["result"]
+            wait()
+        raise TimeoutError(url)
+
+    return [("3.4", accept, status, build, retrying_client),
+            ("3.4", absolute_token_urlsafe, status_with_message, build_with_put, while_client),
             ("3.4", accept, status, build, while_client),
             ("3.4", short_token_ids, status_with_request_id, build, own_exception_client),
             ("3.4", accept, status_echoing_the_id, build, s["request_report"])]

@@ -6,7 +6,10 @@ records what each supplier received (so the check sees the correlation id and re
 the requests carried) and every reply it put on the reply queue, with its simulated time, so
 the check knows exactly which quotes arrived in time. Scenarios add what a real reply queue
 holds: replies of another request, of an earlier request, a duplicate, malformed ones, and a
-burst that one receive cannot hold. Results are compared as multisets.
+burst that one receive cannot hold. Results are compared as multisets. Time is the market's
+own record (the furthest it was moved), not the clock's attribute, which code could set back.
+What no check can rule out: code that behaves only when it recognises the check (a queue's
+name, the call stack); that cheats the learner, not the check.
 """
 
 from __future__ import annotations
