@@ -295,8 +295,26 @@ def report_mutants(s):
         answer, code, headers = s["accept_report"](ctx, body, desk)
         return answer, code, {"Location": f"http://localhost:8000{headers['Location']}"}
 
+    jobs_in_memory = {}
+
+    def accept_in_memory(ctx, body, desk):
+        job_id = uuid.uuid4().hex
+        jobs_in_memory[job_id] = {"tenant": ctx.tenant_id, "job_id": job_id, "status": "pending"}
+        desk.sqs.send_message(QueueUrl=desk.queue_url, MessageBody=json.dumps(
+            {"tenant_id": ctx.tenant_id, "job_id": job_id}))
+        return {"job_id": job_id, "status": "pending"}, 202, {"Location": f"/reports/{job_id}"}
+
+    def status_in_memory(ctx, job_id, desk):
+        job = jobs_in_memory.get(job_id)
+        if not job or job["tenant"] != ctx.tenant_id:
+            return {"error": "not found"}, 404
+        return {k: job[k] for k in ("job_id", "status", "result") if k in job}, 200
+
     f = report_functions
     return [
+        ("3.4", "keeps the jobs in a dict in memory",
+         f(s, accept_report=accept_in_memory, report_status=status_in_memory),
+         "the job is kept in the table"),
         ("3.4", "answers 200 instead of 202", f(s, accept_report=accepting(status=200)),
          "202 Accepted with a Location"),
         ("3.4", "answers 202 without a Location", f(s, accept_report=accepting(location=False)),

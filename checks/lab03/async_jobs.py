@@ -59,6 +59,9 @@ VARYING_HEADERS = frozenset({"date", "content-length"})
 
 ACCEPT = ("answer POST /reports at once with 202 Accepted and a Location header that points at "
           "the job's status (/reports/<job id>); the work happens later, in the worker.")
+ACCEPT_STORED = ("the job is a record in the table, in the caller's partition: every instance of "
+                 "the service (and the worker, in another process) must find it; a dict in "
+                 "memory dies with the process and is one per instance.")
 NOT_FOUND = ("look the job up in the caller's own partition (TENANT#<tenant of the token> / "
              "REPORT#<job id>). Not there is 404, whoever else may own that id: 403 would tell "
              "the caller that the job exists.")
@@ -197,6 +200,17 @@ def _service(t: Trial, reports: Desk, build_report: Callable, accept_report: Cal
     mark = reports.scratch.mark()
     with t.case("POST /reports as alice: 202 Accepted with a Location"):
         _, alice_job = reports.submit(ALICE)
+    with t.case("the job is kept in the table (not in memory)"):
+        job_id = _job_id(alice_job)
+        kept = [f"{item['pk']} / {item['sk']}"
+                for item in raw_items(reports.scratch.lab, reports.scratch.name)
+                if job_id in str(item.get("sk", "")) or job_id == item.get("job_id")]
+        t.expect(bool(kept),
+                 f"an item {tenant_pk('tenant-a')} / {report_sk(job_id)} in desk.table",
+                 f"items with the job's id: {kept or 'none'}", hint=ACCEPT_STORED,
+                 sent="POST /reports as alice",
+                 code_hint="desk.table.put_item(Item={'pk': f'TENANT#{ctx.tenant_id}', "
+                           "'sk': f'REPORT#{job_id}', 'job_id': job_id, 'status': 'pending'})")
     with t.case("the status before the worker ran: 200, not done yet"):
         reply = reports.status(alice_job, ALICE)
         t.expect(reply.status == 200 and reply.body.get("status") not in (None, "done"),
