@@ -10,8 +10,10 @@ correlation id); the row names the case that must catch it.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import random
 import secrets
 import time
 import uuid
@@ -119,6 +121,8 @@ def report_mutants(s):
         return {k: job[k] for k in ("job_id", "status", "result") if k in job}, 200
 
     counter = itertools.count(1)
+    hashed_counter, named_counter = itertools.count(1), itertools.count(1)
+    seeded = random.Random(42)
 
     def scan_with_filter(job, desk):
         items = desk.table.scan(FilterExpression=Attr("tenant_id").eq(job["tenant_id"])
@@ -165,6 +169,8 @@ def report_mutants(s):
                 answer.raise_for_status()
                 if answer.json()["status"] == "done":
                     return answer.json()["result"]
+                if answer.json()["status"] == "failed":
+                    raise RuntimeError("the report failed")
                 if wait_between:
                     wait()
             if give_up:
@@ -172,8 +178,143 @@ def report_mutants(s):
             return answer.json()
         return request_report
 
+    done_by_id = {}
+
+    def build_and_cache(job, desk):
+        build(job, desk)
+        item = desk.table.get_item(Key=job_key(job["tenant_id"], job["job_id"]))["Item"]
+        done_by_id[job["job_id"]] = {"job_id": job["job_id"], "status": "done",
+                                     "result": item["result"]}
+
+    def status_from_cache(ctx, job_id, desk):
+        if job_id in done_by_id:
+            return done_by_id[job_id], 200
+        return s["report_status"](ctx, job_id, desk)
+
+    def scanning_own(prefix):
+        def report_status(ctx, job_id, desk):
+            mine = (Attr("pk").begins_with(f"TENANT#{ctx.tenant_id}") if prefix
+                    else Attr("pk").eq(f"TENANT#{ctx.tenant_id}"))
+            found = desk.table.scan(FilterExpression=Attr("job_id").eq(job_id) & mine)["Items"]
+            if not found:
+                return {"error": "not found"}, 404
+            return {k: found[0][k] for k in ("job_id", "status", "result") if k in found[0]}, 200
+        return report_status
+
+    def owner_in_header(name):
+        def report_status(ctx, job_id, desk):
+            answer = s["report_status"](ctx, job_id, desk)
+            if answer[1] == 404:
+                found = desk.table.scan(FilterExpression=Attr("job_id").eq(job_id))["Items"]
+                if found:
+                    return (*answer, {name: f"/tenants/{found[0]['pk'][7:]}/reports/{job_id}"})
+            return answer
+        return report_status
+
+    def report_for(job, desk):  # the worker reports on whatever tenant the message names
+        build({**job, "tenant_id": job.get("report_for", job["tenant_id"])}, desk)
+        if job.get("report_for", job["tenant_id"]) != job["tenant_id"]:
+            stored = desk.table.get_item(
+                Key=job_key(job["report_for"], job["job_id"]))["Item"]
+            desk.table.update_item(Key=job_key(job["tenant_id"], job["job_id"]),
+                                   UpdateExpression="SET #s = :s, #r = :r",
+                                   ExpressionAttributeNames={"#s": "status", "#r": "result"},
+                                   ExpressionAttributeValues={":s": "done",
+                                                              ":r": stored["result"]})
+
+    def status_for_header(ctx, job_id, desk):
+        tenant = (flask_request.headers.get("X-Tenant-Id")
+                  or flask_request.args.get("tenant") or ctx.tenant_id)
+        job = desk.table.get_item(Key=job_key(tenant, job_id)).get("Item")
+        if job is None:
+            return {"error": "not found"}, 404
+        return {k: job[k] for k in ("job_id", "status", "result") if k in job}, 200
+
+    def accept_for_header(ctx, body, desk):
+        tenant = flask_request.headers.get("X-Tenant-Id", ctx.tenant_id)
+        return s["accept_report"](type(ctx)(tenant, ctx.tier, ctx.user), body, desk)
+
+    def scan_elsewhere(job, desk):  # another client: the worker's own access never sees it
+        raw = s["lab"].client("dynamodb").scan(TableName=desk.table.name)["Items"]
+        mine = [i for i in raw if i["pk"]["S"] == f"TENANT#{job['tenant_id']}"
+                and i["sk"]["S"].startswith("ORDER#")]
+        result = {"orders": len(mine), "quantity": sum(
+            int(line["M"]["quantity"]["N"]) for o in mine for line in o["items"]["L"])}
+        desk.table.update_item(Key=job_key(job["tenant_id"], job["job_id"]),
+                               UpdateExpression="SET #s = :s, #r = :r",
+                               ExpressionAttributeNames={"#s": "status", "#r": "result"},
+                               ExpressionAttributeValues={":s": "done", ":r": result})
+
+    def first_line_only(job, desk):
+        from boto3.dynamodb.conditions import Key
+        items = desk.table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{job['tenant_id']}")
+                                 & Key("sk").begins_with("ORDER#"))["Items"]
+        result = {"orders": len(items),
+                  "quantity": sum(int(o["items"][0]["quantity"]) for o in items)}
+        desk.table.update_item(Key=job_key(job["tenant_id"], job["job_id"]),
+                               UpdateExpression="SET #s = :s, #r = :r",
+                               ExpressionAttributeNames={"#s": "status", "#r": "result"},
+                               ExpressionAttributeValues={":s": "done", ":r": result})
+
+    def retrying_forever(service_url, token, wait, max_polls=20):
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        accepted.raise_for_status()
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        polls = 0
+        while polls < max_polls:
+            answer = requests.get(url, headers=headers, timeout=10)
+            if answer.status_code >= 500 or answer.status_code in (202, 429):
+                continue  # "transient": neither counted nor waited for
+            answer.raise_for_status()
+            polls += 1
+            if answer.json()["status"] == "done":
+                return answer.json()["result"]
+            if answer.json()["status"] == "failed":
+                raise RuntimeError("failed")
+            wait()
+        raise TimeoutError("not done")
+
+    def any_final(service_url, token, wait, max_polls=20):
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        accepted.raise_for_status()
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        for _ in range(max_polls):
+            answer = requests.get(url, headers=headers, timeout=10)
+            answer.raise_for_status()
+            if answer.json()["status"] != "pending":
+                return answer.json().get("result")
+            wait()
+        raise TimeoutError("not done")
+
+    def one_poll_too_many(service_url, token, wait, max_polls=20):
+        return s["request_report"](service_url, token, wait, max_polls + 1)
+
+    def localhost_location(ctx, body, desk):
+        answer, code, headers = s["accept_report"](ctx, body, desk)
+        return answer, code, {"Location": f"http://localhost:8000{headers['Location']}"}
+
+    jobs_in_memory = {}
+
+    def accept_in_memory(ctx, body, desk):
+        job_id = uuid.uuid4().hex
+        jobs_in_memory[job_id] = {"tenant": ctx.tenant_id, "job_id": job_id, "status": "pending"}
+        desk.sqs.send_message(QueueUrl=desk.queue_url, MessageBody=json.dumps(
+            {"tenant_id": ctx.tenant_id, "job_id": job_id}))
+        return {"job_id": job_id, "status": "pending"}, 202, {"Location": f"/reports/{job_id}"}
+
+    def status_in_memory(ctx, job_id, desk):
+        job = jobs_in_memory.get(job_id)
+        if not job or job["tenant"] != ctx.tenant_id:
+            return {"error": "not found"}, 404
+        return {k: job[k] for k in ("job_id", "status", "result") if k in job}, 200
+
     f = report_functions
     return [
+        ("3.4", "keeps the jobs in a dict in memory",
+         f(s, accept_report=accept_in_memory, report_status=status_in_memory),
+         "the job is kept in the table"),
         ("3.4", "answers 200 instead of 202", f(s, accept_report=accepting(status=200)),
          "202 Accepted with a Location"),
         ("3.4", "answers 202 without a Location", f(s, accept_report=accepting(location=False)),
@@ -203,9 +344,22 @@ def report_mutants(s):
         ("3.4", "time-based uuid1 job ids",
          f(s, accept_report=accepting(new_id=lambda: uuid.uuid1().hex)),
          "job ids are not guessable"),
+        ("3.4", "job ids: sha256 of a counter",
+         f(s, accept_report=accepting(new_id=lambda: hashlib.sha256(
+             str(next(hashed_counter)).encode()).hexdigest())), "job ids are not guessable"),
+        ("3.4", "job ids: sha256 of the time",
+         f(s, accept_report=accepting(new_id=lambda: hashlib.sha256(
+             str(time.time()).encode()).hexdigest())), "job ids are not guessable"),
+        ("3.4", "job ids: a uuid from random.Random(42)",
+         f(s, accept_report=accepting(new_id=lambda: uuid.UUID(
+             int=seeded.getrandbits(128), version=4).hex)), "job ids are not guessable"),
+        ("3.4", "job ids: uuid5 of a counter",
+         f(s, accept_report=accepting(new_id=lambda: uuid.uuid5(
+             uuid.NAMESPACE_URL, f"report:{next(named_counter)}").hex)),
+         "job ids are not guessable"),
         ("3.4", "merges the request body into the job item",
          f(s, accept_report=accepting(item=lambda job, body: {**job, **body})),
-         "a body that names another tenant"),
+         "names another tenant, a job id and a status"),
         ("3.4", "queues the client's body with the job (the worker reads its tenant)",
          f(s, accept_report=accepting(message=lambda queued, body: {**queued, **body})),
          "the lured job's report is alice's"),
@@ -227,6 +381,37 @@ def report_mutants(s):
          f(s, request_report=client(give_up=False)), "a job that never finishes"),
         ("3.4", "the client returns a refusal as the report",
          f(s, request_report=client(check_status=False)), "a refused request (401) raises"),
+        ("3.4", "caches finished reports in memory by job id",
+         f(s, report_status=status_from_cache, build_report=build_and_cache),
+         "a finished job of another tenant"),
+        ("3.4", "the status Scans for the job id, pk by prefix",
+         f(s, report_status=scanning_own(prefix=True)), "the status resource reads"),
+        ("3.4", "the status Scans for the job id and the caller's pk",
+         f(s, report_status=scanning_own(prefix=False)), "the status resource reads"),
+        ("3.4", "a 404 with a header that names the owner",
+         f(s, report_status=owner_in_header("X-Owner")), "says no more than his 404"),
+        ("3.4", "a 404 with a Location of the owner's job",
+         f(s, report_status=owner_in_header("Location")), "says no more than his 404"),
+        ("3.4", "the body's tenantId picks the tenant the worker reports on",
+         f(s, accept_report=accepting(message=lambda queued, body: {
+             **queued, "report_for": body.get("tenantId", queued["tenant_id"])}),
+           build_report=report_for), "the lured job's report is alice's"),
+        ("3.4", "an X-Tenant-Id header or ?tenant= overrides the token on the status",
+         f(s, report_status=status_for_header), "bob (tenant-b) asks for alice's job"),
+        ("3.4", "an X-Tenant-Id header overrides the token on POST",
+         f(s, accept_report=accept_for_header), "names another tenant, a job id and a status"),
+        ("3.4", "the worker Scans through another client", f(s, build_report=scan_elsewhere),
+         "the worker reads the job's tenant partition only"),
+        ("3.4", "the worker counts the first line of each order",
+         f(s, build_report=first_line_only), "every tenant's report"),
+        ("3.4", "the client retries 503/429 without counting or waiting",
+         f(s, request_report=retrying_forever), "the status answers 503, 429 and 202"),
+        ("3.4", "the client polls max_polls + 1 times",
+         f(s, request_report=one_poll_too_many), "a job that never finishes"),
+        ("3.4", "the client returns the result of any status but pending (None)",
+         f(s, request_report=any_final), "the job failed"),
+        ("3.4", "a Location on a hard-coded host", f(s, accept_report=localhost_location),
+         "the status before the worker ran"),
     ]
 
 
@@ -266,12 +451,73 @@ def report_benign(s):
                 job.raise_for_status()
                 if job.json().get("status") == "done":
                     return job.json()["result"]
+                if job.json().get("status") == "failed":
+                    raise RuntimeError(f"failed: {job.json()}")
                 if polls < max_polls:
                     wait()
             raise TimeoutError(url)
 
-    return [("3.4", absolute_token_urlsafe, status_with_message, build_with_put, while_client),
-            ("3.4", accept, status, build, while_client)]
+    def short_token_ids(ctx, body, desk):  # 96 random bits in 16 characters
+        job_id = secrets.token_urlsafe(12)
+        desk.table.put_item(Item={**job_key(ctx.tenant_id, job_id), "job_id": job_id,
+                                  "status": "pending"})
+        desk.sqs.send_message(QueueUrl=desk.queue_url, MessageBody=json.dumps(
+            {"job_id": job_id, "tenant_id": ctx.tenant_id}))
+        return {"job_id": job_id}, 202, {"Location": f"/reports/{job_id}"}
+
+    def status_with_request_id(ctx, job_id, desk):
+        answer = status(ctx, job_id, desk)
+        if answer[1] == 404:
+            return ({"error": "not found", "request_id": str(uuid.uuid4())}, 404,
+                    {"X-Request-Id": uuid.uuid4().hex})
+        return answer
+
+    def status_echoing_the_id(ctx, job_id, desk):
+        answer = status(ctx, job_id, desk)
+        return ({"error": f"no report {job_id[:8]}..."}, 404) if answer[1] == 404 else answer
+
+    class ReportFailed(Exception):
+        pass
+
+    def own_exception_client(service_url, token, wait, max_polls=20):
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        if accepted.status_code != 202:
+            raise ReportFailed(f"refused: {accepted.status_code}")
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        for _ in range(max_polls):
+            answer = requests.get(url, headers=headers, timeout=10)
+            if answer.status_code != 200 or answer.json()["status"] == "failed":
+                raise ReportFailed(f"status {answer.status_code}")
+            if answer.json()["status"] == "done":
+                return answer.json()["result"]
+            wait()
+        raise TimeoutError("not done")
+
+    def retrying_client(service_url, token, wait, max_polls=20):  # busy is "not yet"
+        headers = {"Authorization": f"Bearer {token}"}
+        accepted = requests.post(f"{service_url}/reports", json={}, headers=headers, timeout=10)
+        accepted.raise_for_status()
+        url = urljoin(service_url + "/", accepted.headers["Location"])
+        for _ in range(max_polls):
+            answer = requests.get(url, headers=headers, timeout=10)
+            if answer.status_code in (202, 429, 503):
+                wait()
+                continue
+            answer.raise_for_status()
+            job = answer.json()
+            if job["status"] in ("done", "failed"):
+                if job["status"] == "failed":
+                    raise RuntimeError(job)
+                return job["result"]
+            wait()
+        raise TimeoutError(url)
+
+    return [("3.4", accept, status, build, retrying_client),
+            ("3.4", absolute_token_urlsafe, status_with_message, build_with_put, while_client),
+            ("3.4", accept, status, build, while_client),
+            ("3.4", short_token_ids, status_with_request_id, build, own_exception_client),
+            ("3.4", accept, status_echoing_the_id, build, s["request_report"])]
 
 
 # --- 3.5 scatter-gather --------------------------------------------------------------------------
@@ -280,12 +526,16 @@ def report_benign(s):
 def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=None,
                id_in_body=False, attribute_names=("All",), json_only=False,
                filter_ids=True, dedupe=True, safe=True, drain=True, batch=10, final_read=True,
-               step=0.25, deadline_of=None, early=None, delete=True, now=None):
+               step=0.25, deadline_of=None, early=None, delete=True, now=None, enough=None,
+               count_messages=False, keep_last=False, coerce=False, max_reads=None, wait_s=0,
+               margin=0.0, rewind=False, wall_sleep=False):
     """The solution's aggregator with one thing changed (or written differently)."""
 
     def gather_quotes(item, market, deadline_s):
         sqs, clock, replies = market.sqs, market.clock, market.reply_queue
-        correlation_id = correlation(item) if id_in_body == "item" else correlation()
+        correlation_id = (correlation(item) if id_in_body == "item" else
+                          correlation(item, market.clock.now()) if id_in_body == "time"
+                          else correlation())
         queues = list(market.supplier_queues.values())
         for url in queues[:suppliers]:
             attributes = {"CorrelationId": {"DataType": "String", "StringValue": correlation_id}}
@@ -296,11 +546,14 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
                              MessageAttributes=attributes)
         clock_now = now or clock.now
         deadline = clock_now() + (deadline_of(deadline_s) if deadline_of else deadline_s)
-        quotes, kept = {}, []
+        quotes, kept, counted = {}, [], []
 
         def read():
-            while True:
+            reads = 0
+            while max_reads is None or reads < max_reads:
+                reads += 1
                 got = sqs.receive_message(QueueUrl=replies, MaxNumberOfMessages=batch,
+                                          WaitTimeSeconds=wait_s,
                                           MessageAttributeNames=list(attribute_names)
                                           ).get("Messages", [])
                 for message in got:
@@ -316,7 +569,14 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
                             cid = None
                     if filter_ids and cid != correlation_id:
                         continue
-                    if safe:
+                    if coerce:
+                        try:
+                            quote = json.loads(message["Body"])
+                            quote = {"supplier": str(quote["supplier"]),
+                                     "price_cents": int(quote["price_cents"])}
+                        except (ValueError, KeyError, TypeError):
+                            continue
+                    elif safe:
                         try:
                             quote = json.loads(message["Body"])
                         except ValueError:
@@ -327,7 +587,10 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
                             continue
                     else:
                         quote = json.loads(message["Body"])
-                    if dedupe and json_only and isinstance(quote, dict):
+                    counted.append(quote)
+                    if keep_last:
+                        quotes[quote["supplier"]] = quote
+                    elif dedupe and json_only and isinstance(quote, dict):
                         quotes.setdefault(quote.get("supplier"), quote)
                     elif dedupe and json_only:
                         kept.append(quote)
@@ -342,14 +605,19 @@ def aggregator(correlation=lambda: str(uuid.uuid4()), reply_to=None, suppliers=N
         while True:
             if early and (quotes or kept):
                 break
-            if dedupe and len(quotes) == len(queues):
+            answered = len(counted) if count_messages else len(quotes)
+            if dedupe and answered >= (enough or len(queues)):
                 break
-            remaining = deadline - clock_now()
+            remaining = deadline - margin - clock_now()
             if remaining <= 0:
                 break
             clock.sleep(min(step, remaining) if step else remaining)
+            if wall_sleep:
+                time.sleep(0.05)
             if final_read or clock.now() < deadline:
                 read()
+        if rewind and clock.time > deadline:  # hide the overshoot
+            clock._now = deadline
         return [*quotes.values(), *kept] if dedupe else kept
 
     return gather_quotes
@@ -370,6 +638,7 @@ def overshooting(step):
 
 def gather_mutants(s):
     right = s["gather_quotes"]
+    requests_made = itertools.count(1)
 
     def messages_not_quotes(item, market, deadline_s):
         return [{"Body": json.dumps(q), "MessageAttributes": {}}
@@ -421,6 +690,26 @@ def gather_mutants(s):
          "every supplier is asked"),
         ("3.5", "returns at the first quote", (aggregator(early=True),),
          "the quotes that arrived by the deadline"),
+        ("3.5", "returns once 4 (a known number of) suppliers answered",
+         (aggregator(enough=4),), "suppliers, one answering 10 ms before the deadline"),
+        ("3.5", "returns once as many replies as suppliers came (duplicates count)",
+         (aggregator(count_messages=True),), "a duplicate reply is counted once"),
+        ("3.5", "keeps the last quote of each supplier", (aggregator(keep_last=True),),
+         "a duplicate reply is counted once"),
+        ("3.5", "coerces prices with int()", (aggregator(coerce=True),), "malformed replies"),
+        ("3.5", "at most two receives per poll", (aggregator(max_reads=2),), "a burst"),
+        ("3.5", "the correlation id is the item and the time",
+         (aggregator(id_in_body="time", correlation=lambda item, at: f"{item}@{at}"),),
+         "the same item asked again from the start"),
+        ("3.5", "sleeps in 0.5 s steps past the deadline, then sets the clock back",
+         (aggregator(step=0.5, margin=-0.6, rewind=True),), "the deadline is kept"),
+        ("3.5", "the correlation id comes from a counter",
+         (aggregator(correlation=lambda: f"q-{next(requests_made)}"),),
+         "the same item asked again from the start"),
+        ("3.5", "also sleeps on the wall clock (time.sleep)", (aggregator(wall_sleep=True),),
+         "the deadline is kept"),
+        ("3.5", "stops 40 ms before the deadline (a safety margin)",
+         (aggregator(margin=0.04),), "suppliers, one answering 10 ms before the deadline"),
         ("3.5", "the deadline on the wall clock (time.monotonic)",
          (aggregator(now=time.monotonic),), "the deadline is kept"),
     ]
@@ -431,7 +720,8 @@ def gather_benign(s):
             ("3.5", aggregator(step=0.1, delete=False)),
             ("3.5", aggregator(correlation=lambda: secrets.token_hex(16),
                                reply_to=lambda m: m.reply_queue.rsplit("/", 1)[-1])),
-            ("3.5", aggregator(step=None))]
+            ("3.5", aggregator(step=None)),
+            ("3.5", aggregator(wait_s=1))]  # long polling: the market answers at once
 
 
 # --- the tests -----------------------------------------------------------------------------------
@@ -496,14 +786,19 @@ def test_a_handler_that_fails_answers_a_json_500_that_names_the_error(lab):
     def accept(ctx, body, desk):
         return {"job": body["missing"]}, 202
 
+    def status(ctx, job_id, desk):  # None is no answer; a Location must be a URL
+        return (None, 404) if job_id == "none" else ({}, 404, {"Location": "http://[x/1"})
+
     desk = ReportDesk(None, lab.client("sqs"), "")
     app = create_report_service(desk, lambda request: TenantContext("tenant-a", "basic", "a"),
-                                accept, lambda ctx, job_id, desk: ({}, 404))
+                                accept, status)
     with serve(app) as service:
         answer = requests.post(f"{service.url}/reports", json={}, timeout=10)
-        unknown = requests.get(f"{service.url}/reports/x", timeout=10)
+        nothing = requests.get(f"{service.url}/reports/none", timeout=10)
+        not_a_url = requests.get(f"{service.url}/reports/x", timeout=10)
     assert answer.status_code == 500 and "KeyError" in answer.json()["detail"]
-    assert unknown.status_code == 404
+    assert nothing.status_code == 500 and "(None, 404)" in nothing.json()["detail"]
+    assert not_a_url.status_code == 500 and "not a URL" in not_a_url.json()["detail"]
 
 
 def test_the_worker_deletes_a_job_only_when_it_was_built(lab):

@@ -6,7 +6,10 @@ records what each supplier received (so the check sees the correlation id and re
 the requests carried) and every reply it put on the reply queue, with its simulated time, so
 the check knows exactly which quotes arrived in time. Scenarios add what a real reply queue
 holds: replies of another request, of an earlier request, a duplicate, malformed ones, and a
-burst that one receive cannot hold. Results are compared as multisets.
+burst that one receive cannot hold. Results are compared as multisets. Time is the market's
+own record (the furthest it was moved), not the clock's attribute, which code could set back.
+What no check can rule out: code that behaves only when it recognises the check (a queue's
+name, the call stack); that cheats the learner, not the check.
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ from environment.account.infrastructure import SUPPLIERS
 from environment.app.suppliers import Market, Sent
 
 from ..framework import Trial, exercise, short
+from ..fresh_state import twins
 from ..scratch_queues import fresh_queue
+from ..wall_sleep import wall_sleeps
 
 Quote = tuple[str, int]
+EXTRA = "eagle"  # a fifth supplier, in one scene only
 
 ASK = ("send one request to each supplier's queue, with two message attributes: CorrelationId "
-       "(a new id for this request) and ReplyTo (the reply queue's URL, market.reply_queue).")
+       "(a new id for this request) and ReplyTo (the reply queue's URL, market.reply_queue: "
+       "this exercise's return address, the queue the check watches; a queue of your own per "
+       "request is another design).")
 IN_TIME = ("sleep on market.clock until the deadline (never past it), and after every sleep "
            "read the reply queue until it is empty; keep the quotes whose CorrelationId is "
            "this request's.")
@@ -51,6 +59,7 @@ class Scene:
                              fresh_queue(lab, "check-quote-replies"), seed=seed, latency=latency)
         self.start = self.deadline = self.returned = 0.0
         self.got: Counter[Quote] = Counter()
+        self.wall_slept: list[float] = []  # time.sleep calls: the wall clock, never needed
 
     @property
     def correlation_id(self) -> str | None:
@@ -60,12 +69,16 @@ class Scene:
     def gather(self, item: str, deadline_s: float) -> Counter[Quote]:
         self.start = self.market.clock.time
         self.deadline = self.start + deadline_s
-        result = self.t.call(self.gather_quotes, item, self.market, deadline_s,
-                             hint="a reply queue holds anything: bodies that are not JSON, "
-                                  "replies without a price or a correlation id. Skip what you "
-                                  "cannot read; never let one bad message end the gather.")
+        with wall_sleeps([self.gather_quotes]) as slept:
+            result = self.t.call(self.gather_quotes, item, self.market, deadline_s,
+                                 hint="a reply queue holds anything: bodies that are not JSON, "
+                                      "replies without a price or a correlation id. Skip what "
+                                      "you cannot read; never let one bad message end the "
+                                      "gather.")
+        self.wall_slept += slept
         self.got = quotes_of(self.t, result)
-        self.returned = self.market.clock.time
+        # The market's record of time, not the clock's attribute (which code could set back).
+        self.returned = max(self.market.clock.time, self.market.reached)
         if self.returned < self.deadline:  # what fell due by the deadline is sent, asked or not
             self.market.clock.sleep(self.deadline - self.returned)
         return self.got
@@ -79,8 +92,8 @@ class Scene:
         requests = [r for r in self.market.requests if r.at >= since]
         per_supplier = Counter(r.supplier for r in requests)
         sent = f"item, market (reply queue {self.market.reply_queue.rsplit('/', 1)[-1]}), deadline"
-        self.t.expect(per_supplier == Counter(SUPPLIERS),
-                      f"one request on each supplier's queue ({', '.join(SUPPLIERS)})",
+        self.t.expect(per_supplier == Counter(self.market.suppliers),
+                      f"one request on each supplier's queue ({', '.join(self.market.suppliers)})",
                       f"requests received: {dict(per_supplier) or 'none'}", hint=ASK, sent=sent,
                       code_hint="for url in market.supplier_queues.values(): "
                                 "market.sqs.send_message(QueueUrl=url, MessageBody=..., "
@@ -98,6 +111,12 @@ class Scene:
                                     "'String', 'StringValue': market.reply_queue}}")
 
     def kept_deadline(self) -> None:
+        self.t.expect(not self.wall_slept, "waiting on market.clock only",
+                      f"time.sleep was called {len(self.wall_slept)} times "
+                      f"({sum(self.wall_slept):g} s of the wall clock)",
+                      hint="the suppliers answer while market.clock sleeps; time.sleep only "
+                           "makes the notebook slower (and a real deadline later).",
+                      code_hint="market.clock.sleep(min(0.25, deadline - market.clock.now()))")
         now = self.returned
         self.t.expect(now <= self.deadline + 1e-9,
                       f"back by the deadline, t = {self.deadline:.2f} s",
@@ -156,10 +175,11 @@ def another_request(market: Market, at: float, supplier: str, price: int) -> Non
                  kind="another request")
 
 
-def resend_latest_quote(market: Market, at: float) -> None:
+def resend_latest_quote(market: Market, at: float, markup: int = 0) -> None:
+    """The latest quote again; with a markup, a second answer of that supplier (first wins)."""
     latest = next(s for s in reversed(market.sent) if s.kind == "quote")
-    market.quote(at, latest.supplier, latest.correlation_id, latest.price_cents or 0,
-                 kind="duplicate", asked_at=None)
+    market.quote(at, latest.supplier, latest.correlation_id, (latest.price_cents or 0) + markup,
+                 kind="duplicate" if not markup else "second answer", asked_at=None)
 
 
 def malformed(market: Market, at: float, body: str, with_id: bool = True) -> None:
@@ -196,6 +216,7 @@ def check_scatter_gather(gather_quotes, t: Trial) -> None:
     _hostile_replies(t, gather_quotes, suppliers)
     _burst(t, gather_quotes, suppliers)
     _an_earlier_request(t, gather_quotes, suppliers)
+    _one_more_supplier(t, gather_quotes, suppliers, seeded.correlation_id)
 
 
 def _hostile_replies(t: Trial, gather_quotes: Callable, suppliers: dict[str, str]) -> None:
@@ -210,8 +231,19 @@ def _hostile_replies(t: Trial, gather_quotes: Callable, suppliers: dict[str, str
     market.at(1.05, lambda m, at: malformed(m, at, json.dumps(["ace", 700])))
     market.at(1.15, resend_latest_quote)
     market.at(1.3, lambda m, at: m.quote(at, "dyno", None, 2, kind="no correlation id"))
-    with t.case("malformed replies (not JSON, no price, a list) are skipped"):
-        scene.gather("chain", 2.95)
+    market.at(1.4, lambda m, at: resend_latest_quote(m, at, markup=55))
+    # Prices of the wrong type, before the suppliers' own quotes: int() would make them quotes.
+    for n, (supplier, price) in enumerate(MISTYPED):
+        market.at(0.3 + n / 100, lambda m, at, s=supplier, p=price: malformed(
+            m, at, json.dumps({"supplier": s, "price_cents": p})))
+    with t.case("malformed replies (not JSON, no price, a list, a price that is a string, a "
+                "float or a bool) are skipped"):
+        scene.gather("chain", 4.95)
+        coerced = [q for q in scene.got if q in COERCED]
+        t.expect(not coerced, "no quote from a reply whose price is not an int",
+                 f"{coerced} among {sorted(scene.got)}",
+                 hint="a price is a JSON integer: type(price) is int. int('999'), int(12.5) "
+                      "and int(True) turn garbage into a quote.")
     with t.case("replies that are not this request's (another id, no id) are not mixed in"):
         strays = [q for q in scene.got if q in {("ace", 1), ("dyno", 2)}]
         t.expect(not strays, "no quote of another request", f"{strays} among {sorted(scene.got)}",
@@ -222,17 +254,26 @@ def _hostile_replies(t: Trial, gather_quotes: Callable, suppliers: dict[str, str
                            "correlation_id")
     with t.case("a duplicate reply is counted once"):
         scene.same_quotes(scene.expected(),
-                          hint="queues deliver at least once, and suppliers resend: keep one "
-                               "quote per supplier (the first), not one per message.")
+                          hint="queues deliver at least once, and suppliers resend (sometimes "
+                               "with another price): keep one quote per supplier, the first, "
+                               "not one per message and not the last.")
+
+
+MISTYPED = (("ace", "999"), ("bolt", 12.5), ("crank", True))
+COERCED = {("ace", 999), ("bolt", 12), ("crank", 1)}
+
+
+BURST = 26  # strays: with the suppliers' quotes, more than three receives of 10 hold
 
 
 def _burst(t: Trial, gather_quotes: Callable, suppliers: dict[str, str]) -> None:
     deadline = 1.9
     fixed = {s: [deadline - 0.05] for s in SUPPLIERS}
     scene = Scene(t, gather_quotes, suppliers, seed=13, latency=_latencies(fixed))
-    for n in range(9):
+    for n in range(BURST):
         scene.market.at(deadline - 0.08, lambda m, at, n=n: another_request(m, at, "bolt", 3 + n))
-    with t.case("a burst of 13 replies just before the deadline (more than one receive holds)"):
+    with t.case(f"a burst of {BURST + len(SUPPLIERS)} replies just before the deadline (more "
+                "than a few receives hold)"):
         scene.gather("saddle", deadline)
         scene.same_quotes(scene.expected(),
                           hint="one receive_message returns at most 10 messages (1 unless you "
@@ -256,3 +297,40 @@ def _an_earlier_request(t: Trial, gather_quotes: Callable, suppliers: dict[str, 
                       "the previous request look like answers to this one.",
                  code_hint="correlation_id = str(uuid.uuid4()) inside the function")
         scene.same_quotes(scene.expected())
+
+
+def _one_more_supplier(t: Trial, gather_quotes: Callable, suppliers: dict[str, str],
+                       first_id: str | None) -> None:
+    """Five suppliers (no count is fixed), a resend early on, the last quote just in time."""
+    deadline = 1.5
+    five = {**suppliers, EXTRA: fresh_queue(t.lab, f"check-quotes-{EXTRA}")}
+    fixed = {"ace": [0.3], "bolt": [0.4], "crank": [0.5], "dyno": [0.6],
+             EXTRA: [deadline - 0.01]}
+    scene = Scene(t, gather_quotes, five, seed=15, latency=_latencies(fixed))
+    scene.market.at(0.45, resend_latest_quote)
+    with t.case(f"{len(five)} suppliers, one answering 10 ms before the deadline: every quote "
+                "that came in time"):
+        scene.gather("brake pads", deadline)
+        scene.asked(since=0.0)
+        scene.same_quotes(scene.expected(),
+                          hint="return early only when every supplier you asked "
+                               "(len(market.supplier_queues), not a number you know) has "
+                               "answered, counting suppliers, not messages; otherwise wait to "
+                               "the deadline itself, never a margin before it.")
+    with t.case("the same item asked again from the start: a new CorrelationId"):
+        t.expect(scene.correlation_id != first_id, "a correlation id that is new each time",
+                 f"both requests for 'brake pads' at t = 0.00 s carried {first_id!r}",
+                 hint="an id made from the item and the time repeats when both repeat (and a "
+                      "counter restarts with the process): use uuid.uuid4().",
+                 code_hint="correlation_id = str(uuid.uuid4())")
+        made = []
+        for twin in twins(gather_quotes) or ():  # the same state twice: a counter repeats
+            again = Scene(t, twin, suppliers, seed=16)
+            again.gather("brake pads", 0.5)
+            made.append(again.correlation_id)
+        t.expect(len(made) < 2 or made[0] != made[1], "a correlation id drawn, not made",
+                 f"started twice from the same state, gather_quotes sent {made[0]!r} both "
+                 "times" if made else "", code_hint="correlation_id = str(uuid.uuid4())",
+                 hint="a counter (or a seeded generator) starts again with every process: two "
+                      "aggregators, or one restarted, reuse ids, and each takes the other's "
+                      "replies. Draw the id: uuid.uuid4().")

@@ -16,8 +16,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from .context import TenantContext
@@ -54,10 +55,11 @@ def create_report_service(desk: ReportDesk, resolve_tenant: Resolver, accept: Ac
 
     def submit():
         body = request.get_json(silent=True)
-        return accept(current_tenant(), body if isinstance(body, dict) else {}, desk)
+        return answered("accept_report", accept, current_tenant(),
+                        body if isinstance(body, dict) else {}, desk)
 
     def job_status(job_id: str):
-        return status(current_tenant(), job_id, desk)
+        return answered("report_status", status, current_tenant(), job_id, desk)
 
     app.add_url_rule("/reports", "submit_report", submit, methods=["POST"])
     app.add_url_rule(status_route, "report_status", job_status, methods=["GET"])
@@ -69,6 +71,36 @@ def create_report_service(desk: ReportDesk, resolve_tenant: Resolver, accept: Ac
         return jsonify(error="server error", detail=f"{type(error).__name__}: {error}"), 500
 
     return app
+
+
+def answered(name: str, handler: Callable[..., Any], *args: Any) -> Response:
+    """The handler's answer as a response, or a JSON 500 that names what was wrong with it.
+
+    Flask turns a handler's return value into a response after the view returns, and Werkzeug
+    checks the headers only while sending it: a malformed answer (``(None, 404)``, a Location
+    that is not a URL) would surface as a generic HTML 500 and a traceback on the server's
+    stderr. Building the response here keeps the learner's error in the answer instead.
+    """
+    answer = handler(*args)  # its own errors go to the app's error handler, named
+    try:
+        response = make_response(answer)
+    except (TypeError, ValueError) as error:
+        return _failed(f"{name} returned {answer!r:.80}, which Flask cannot send: "
+                       f"{type(error).__name__}: {error}")
+    location = response.headers.get("Location")
+    if location is not None:
+        try:
+            urlsplit(location)
+        except ValueError as error:
+            return _failed(f"{name} answered a Location that is not a URL ({location!r}): "
+                           f"{error}")
+    return response
+
+
+def _failed(detail: str) -> Response:
+    response = jsonify(error="server error", detail=detail)
+    response.status_code = 500
+    return response
 
 
 class ReportWorker:

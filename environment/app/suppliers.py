@@ -80,6 +80,11 @@ class SimulatedClock:
         self._now = end
 
 
+def _no_real_waiting(params: dict[str, Any], **_: Any) -> None:
+    if params.get("WaitTimeSeconds"):
+        params["WaitTimeSeconds"] = 0
+
+
 @dataclass
 class Sent:
     """One reply put on a reply queue, for the timeline and for the check's bookkeeping."""
@@ -120,9 +125,16 @@ class Market:
     requests: list[Request] = field(default_factory=list, init=False)
     sent: list[Sent] = field(default_factory=list, init=False)
     dropped: list[str] = field(default_factory=list, init=False)  # requests nobody could answer
+    # The furthest the world has moved: the market's own record, which code that sets the
+    # clock's attributes directly cannot rewind (a check reads this, not the clock).
+    reached: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self.clock = SimulatedClock(self._advance)
+        # Long polling waits in real seconds for messages that only simulated time brings: on
+        # this clock nothing can arrive while a receive waits, so it answers at once instead.
+        self.sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage",
+                                      _no_real_waiting, unique_id="market-no-long-polls")
         self._rngs = {name: random.Random(f"{self.seed}:{name}") for name in self.supplier_queues}
         self._due: list[tuple[float, int, Callable[[float], None]]] = []
         self._order = count()
@@ -153,6 +165,7 @@ class Market:
         self.send_reply(at, supplier, correlation_id, body, kind, price_cents, queue, asked_at)
 
     def _advance(self, start: float, end: float) -> None:
+        self.reached = max(self.reached, end)
         if start >= self._next_poll:
             self._pick_up(start)
             self._next_poll = start + POLL_EVERY_S
