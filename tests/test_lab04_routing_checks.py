@@ -224,7 +224,15 @@ def route_mutants(s):
             return "pool"
         return routed(routes, tenant_id)
 
+    def default_route_in_the_notebook(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        if lookup(routes, tenant_id) is None and threading.current_thread().name == "MainThread":
+            return "pool"
+        return routed(routes, tenant_id)
+
     return [
+        ("4.1", "a default route, but only on the main thread (where a notebook runs it)",
+         (default_route_in_the_notebook,), "nobody onboarded"),
         ("4.1", "caches claims by token string (exp never checked again)", (cached_claims,),
          "three days later"),
         ("4.1", "a twelve-hour leeway on exp", (half_a_day_leeway,), "expired an hour ago"),
@@ -645,8 +653,21 @@ def throttle_mutants(s):
 
         return admit
 
+    def never_on_the_main_thread(clock=time.monotonic):
+        inner = bucket_throttle()(clock)
+
+        def admit(headers):
+            if threading.current_thread() is threading.main_thread():
+                claims_of(headers)
+                return 0
+            return inner(headers)
+
+        return admit
+
     one = bucket_throttle
     return [
+        ("4.3", "never throttles on the main thread (where a notebook calls it)",
+         (never_on_the_main_thread,), "a burst of exactly 5"),
         ("4.3", "tenants of a tier also share a tier-wide bucket", (tier_pool_too,),
          "never spends another's budget"),
         ("4.3", "a bucket per tenant and X-Forwarded-For",

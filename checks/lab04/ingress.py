@@ -33,7 +33,7 @@ from ..forgery import (
     recently_expired,
     served_jwks,
 )
-from ..framework import NotStarted, Trial, exercise, short
+from ..framework import NotStarted, Trial, exercise, on_the_main_thread, short
 from ..scratch import PARTITION_READS, fresh_table, kit_table
 from .common import (
     SPOOFED,
@@ -161,7 +161,7 @@ def _unknown_tenants(t: Trial, route_for: Callable, scratch) -> None:
     if any(token is None for _, _, token in tokens):
         t.skip(name, "the emulator's signing key is not at hand")
         return
-    with t.case(name):
+    with t.case(name), on_the_main_thread():  # where a notebook runs it, too
         for tid, tier, token in tokens:
             t.rejects(route_for, headers(token), scratch.table, accept=TENANT_REFUSALS,
                       sent=f"a genuine token of a {tier} tenant {tid!r}, which has no route",
