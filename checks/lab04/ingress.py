@@ -4,7 +4,11 @@ The function decides where a request goes from the verified token and the routes
 check varies the mapping (a table of its own, with routes nobody can have hard-coded, a tenant
 left out and a lookalike tenant in), reads in the account's audit trail how the function read
 it (one route, not the whole mapping), and sends requests through the kit's router to the
-running deployments, reading which copy of the order service answered each.
+running deployments, reading which copy of the order service answered each. The headers it
+hands over remember every name the function looks up (only Authorization may be); tenants
+nobody onboarded (minted, basic and premium) get no route; a route that changes is followed
+from the next request; tokens that carry their own key, expired an hour ago, or are seen again
+after their exp (the clocks moved) are refused.
 """
 
 from __future__ import annotations

@@ -4,7 +4,11 @@ Every deployment runs with the learner's ``fulfil`` as its order service's hook.
 places an order for each tenant in that tenant's deployment and asks to fulfil it, then reads
 three places the learner's code cannot route around: which copy of fulfilment answered, the
 table where the fulfilment record landed (read with the kit's own client), and the mesh's log
-of the headers it routed on, compared with the verified context of the request.
+of the headers it routed on, compared with the verified context of the request. The hook sees
+the request through ``ReadRequest``, so reading any header but Authorization (or the body,
+or the query) fails the spoof cases whatever its name; a hop that fails (the mesh answering
+400, a fulfilment answering 404, nothing listening, a premium silo gone) must raise, not queue
+or fall back to the pool.
 """
 
 from __future__ import annotations

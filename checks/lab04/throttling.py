@@ -4,7 +4,10 @@ The learner's ``make_throttle(clock)`` is handed a clock the check moves by hand
 refills and waits are exact and no case depends on how fast the machine is. Buckets are
 compared tenant against tenant (same tier, other tier, two users of one tenant), quotas come
 from tokens nobody can have hard-coded (minted with the emulator's key), and the last case
-sends the requests through the kit's router to see the 429 and its Retry-After.
+sends the requests through the kit's router to see the 429 and its Retry-After. Rates differ
+from bursts (tenant-b, 8 and 10), quotas change between requests, waits are fractional (rate
+0.4), a flood of 50 meets the other tenants, client headers rotate on every request, and the
+clock starts where no threshold can tell it from another.
 """
 
 from __future__ import annotations
