@@ -61,6 +61,10 @@ TOKEN_ONLY = ("verify the bearer token (verify_id_token) and raise on failure: t
 # The check's own mapping: routes nobody can have hard-coded, tenant-b and tenant-d left out,
 # and a lookalike of tenant-d that a prefix or 'contains' match would find.
 CHECK_ROUTES = {"tenant-a": "cell-7", "tenant-c": "pool", "tenant-dd": "silo-tenant-dd"}
+# tenant-a's partition also keeps its route's history, sorted before ROUTE: the route is the
+# item with sk 'ROUTE', not the first item of the partition.
+DECOY = {"pk": "TENANT#tenant-a", "sk": "HISTORY#1", "tenant_id": "tenant-a",
+         "deployment": "cell-0"}
 
 
 def _deployment(t: Trial, route_for: Callable, sent: str, *args: Any) -> str:
@@ -105,6 +109,7 @@ def check_ingress_routing(route_for, t: Trial) -> None:
         scratch.put_many([{**route_item(_named(tenant_id)), "deployment": deployment}
                           for tenant_id, deployment in CHECK_ROUTES.items()])
         _the_mapping_decides(t, route_for, scratch)
+        _other_items_in_the_partition(t, route_for, scratch)
         _refusals(t, route_for, routes)
         _no_cache_past_expiry(t, route_for, routes)
         _through_the_router(t, route_for, routes, scratch.table)
@@ -189,6 +194,19 @@ def _the_route_changes(t: Trial, route_for: Callable, scratch) -> None:
         finally:
             scratch.put_many([{**route_item(_named("tenant-a")),
                                "deployment": CHECK_ROUTES["tenant-a"]}])
+
+
+def _other_items_in_the_partition(t: Trial, route_for: Callable, scratch) -> None:
+    user = TENANTS[0].users[0]
+    with t.case("the route is the item with sort key ROUTE, not any item of the partition"):
+        scratch.put_many([DECOY])
+        sent = (f"a token of {user}; tenant-a's partition also holds {DECOY['sk']!r} (sorted "
+                f"before 'ROUTE') with deployment {DECOY['deployment']!r}")
+        got = _deployment(t, route_for, sent, as_user(t.lab, user), scratch.table)
+        want = CHECK_ROUTES["tenant-a"]
+        t.expect(got == want, repr(want), repr(got), sent=sent,
+                 hint="read the item by its whole key, {'pk': f'TENANT#{tenant_id}', 'sk': "
+                      "'ROUTE'}: a partition holds more than one item.")
 
 
 def _the_tenant_claim_decides(t: Trial, route_for: Callable, scratch) -> None:
