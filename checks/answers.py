@@ -21,6 +21,7 @@ class Reply:
 
     def __init__(self, response: requests.Response) -> None:
         self.status = response.status_code
+        self.headers = response.headers
         try:
             body = response.json()
         except ValueError:

@@ -16,6 +16,7 @@ learner asks for it with ``hint("1.2")``.
 
 from __future__ import annotations
 
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -173,7 +174,9 @@ def call_with_timeout(fn: Callable, *args: Any, timeout: float = DEFAULT_TIMEOUT
         except BaseException as error:  # noqa: BLE001 - learner code may raise anything
             box["error"] = error
 
-    worker = threading.Thread(target=target, daemon=True, name="learner-code")
+    if _ON_THIS_THREAD.active and _can_alarm():
+        return _call_here(fn, args, kwargs, timeout)
+    worker = threading.Thread(target=target, daemon=True)  # a thread named like any other
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
@@ -183,6 +186,55 @@ def call_with_timeout(fn: Callable, *args: Any, timeout: float = DEFAULT_TIMEOUT
             raise NotStarted(str(box["error"]))
         raise Raised(box["error"])
     return box.get("value")
+
+
+class _OnThisThread(threading.local):
+    active = False
+
+
+_ON_THIS_THREAD = _OnThisThread()
+
+
+def _can_alarm() -> bool:
+    return (hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None))
+
+
+@contextmanager
+def on_the_main_thread() -> Iterator[None]:
+    """Within the block, learner code runs on the calling (main) thread, bounded by an alarm
+    instead of a worker thread: code that behaves only when it is not on the main thread (where
+    a notebook runs it) is seen. Off the main thread, or without SIGALRM, nothing changes."""
+    _ON_THIS_THREAD.active = True
+    try:
+        yield
+    finally:
+        _ON_THIS_THREAD.active = False
+
+
+class _Alarm(BaseException):
+    """Raised in learner code by the alarm; a BaseException so ``except Exception`` in learner
+    code does not swallow it."""
+
+
+def _call_here(fn: Callable, args: tuple, kwargs: dict, timeout: float) -> Any:
+    def ring(signum: int, frame: Any) -> None:
+        raise _Alarm
+
+    signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return fn(*args, **kwargs)
+    except _Alarm:
+        raise TimedOut(f"did not return within {timeout:g} s") from None
+    except NotImplementedError as error:
+        raise NotStarted(str(error)) from None
+    except BaseException as error:  # noqa: BLE001 - learner code may raise anything
+        raise Raised(error) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
 def short(value: Any, limit: int = 160) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .clock import _learner_globals, _Shifted
+from .clock import _Shifted, learner_globals
 
 
 @contextmanager
@@ -27,7 +27,7 @@ def wall_sleeps(fns: Iterable[Any]) -> Iterator[list[float]]:
     module = _Shifted(time, {"sleep": recorded})
     by_identity = {id(time): module, id(time.sleep): recorded}
     patched: list[tuple[dict[str, Any], str, Any]] = []
-    for namespace in _learner_globals(fns):
+    for namespace in learner_globals(fns):
         for name, value in list(namespace.items()):
             if id(value) in by_identity:
                 patched.append((namespace, name, value))

@@ -9,9 +9,11 @@ written differently: a check that fails one is wrong too.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
+from fractions import Fraction
 
 import jwt
 import lab04_solution
@@ -22,9 +24,9 @@ from mutants import escaped, refused
 
 from checks import run
 from checks.notebook_code import exercise_ids, functions_for
-from environment.account.tenants import TIERS
+from environment.account.tenants import TENANTS, TIERS
 from environment.account.tenants import tenant as lab_tenant
-from environment.app.auth import bearer_token, tenant_resolver, verify_id_token
+from environment.app.auth import bearer_token, jwks_client, tenant_resolver, verify_id_token
 from environment.app.service import current_tenant
 
 
@@ -145,7 +147,120 @@ def route_mutants(s):
             raise PermissionError(tenant_id)
         return item["deployment"]
 
+    def routed(routes, tenant_id):
+        item = lookup(routes, tenant_id)
+        if item is None:
+            raise PermissionError(f"no route for {tenant_id}")
+        return item["deployment"]
+
+    @functools.lru_cache(maxsize=64)
+    def remembered_claims(token):
+        return verify_id_token(lab.identity, token)
+
+    def cached_claims(headers, routes):
+        return routed(routes, remembered_claims(bearer_token(headers))["custom:tenant_id"])
+
+    def own_decode(token, key, leeway=0):
+        claims = jwt.decode(token, key, algorithms=["RS256"], audience=lab.identity.client_id,
+                            issuer=lab.identity.issuer, leeway=leeway,
+                            options={"require": ["exp", "iat", "token_use"]})
+        if claims["token_use"] != "id":
+            raise jwt.InvalidTokenError("not an ID token")
+        return claims
+
+    def pool_key(token):
+        return jwks_client(lab.identity.jwks_url).get_signing_key_from_jwt(token).key
+
+    def half_a_day_leeway(headers, routes):
+        token = bearer_token(headers)
+        return routed(routes, own_decode(token, pool_key(token), 12 * 3600)["custom:tenant_id"])
+
+    def keys_from_jku(headers, routes):
+        token = bearer_token(headers)
+        url = jwt.get_unverified_header(token).get("jku") or lab.identity.jwks_url
+        key = jwt.PyJWKClient(url).get_signing_key_from_jwt(token).key
+        return routed(routes, own_decode(token, key)["custom:tenant_id"])
+
+    def key_from_jwk(headers, routes):
+        token = bearer_token(headers)
+        embedded = jwt.get_unverified_header(token).get("jwk")
+        key = jwt.PyJWK(embedded).key if embedded else pool_key(token)
+        return routed(routes, own_decode(token, key)["custom:tenant_id"])
+
+    def premium_gets_its_silo(headers, routes):
+        claims = claims_of(headers)
+        item = lookup(routes, claims["custom:tenant_id"])
+        if item is None and claims["custom:tenant_tier"] == "premium":
+            return f"silo-{claims['custom:tenant_id']}"
+        return routed(routes, claims["custom:tenant_id"])
+
+    known = {tenant.id for tenant in TENANTS}
+
+    def new_tenants_start_in_the_pool(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        if tenant_id not in known and lookup(routes, tenant_id) is None:
+            return "pool"
+        return routed(routes, tenant_id)
+
+    remembered_routes: dict = {}
+
+    def route_cache(headers, routes):
+        key = (routes.name, claims_of(headers)["custom:tenant_id"])
+        if key not in remembered_routes:
+            remembered_routes[key] = routed(routes, key[1])
+        return remembered_routes[key]
+
+    def override_header(headers, routes):
+        claims = claims_of(headers)
+        return headers.get("x-route-to") or routed(routes, claims["custom:tenant_id"])
+
+    def load_balancer_header(headers, routes):
+        claims = claims_of(headers)
+        return routed(routes, headers.get("x-amzn-oidc-tenant") or claims["custom:tenant_id"])
+
+    def default_outside_the_checks_table(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        if lookup(routes, tenant_id) is None and "check" not in routes.name:
+            return "pool"
+        return routed(routes, tenant_id)
+
+    def default_route_in_the_notebook(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        if lookup(routes, tenant_id) is None and threading.current_thread().name == "MainThread":
+            return "pool"
+        return routed(routes, tenant_id)
+
+    def first_item_of_the_partition(headers, routes):
+        tenant_id = claims_of(headers)["custom:tenant_id"]
+        items = routes.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{tenant_id}"))["Items"]
+        if not items:
+            raise PermissionError(tenant_id)
+        return items[0]["deployment"]
+
     return [
+        ("4.1", "the first item of the tenant's partition, whatever its sort key",
+         (first_item_of_the_partition,), "sort key ROUTE"),
+        ("4.1", "a default route, but only on the main thread (where a notebook runs it)",
+         (default_route_in_the_notebook,), "nobody onboarded"),
+        ("4.1", "caches claims by token string (exp never checked again)", (cached_claims,),
+         "three days later"),
+        ("4.1", "a twelve-hour leeway on exp", (half_a_day_leeway,), "expired an hour ago"),
+        ("4.1", "fetches keys from the token's jku header", (keys_from_jku,),
+         "carry their own key"),
+        ("4.1", "trusts a key embedded in the token's jwk header", (key_from_jwk,),
+         "carry their own key"),
+        ("4.1", "a premium tenant without a route goes to silo-<tenant>", (premium_gets_its_silo,),
+         "nobody onboarded"),
+        ("4.1", "tenants outside the lab's list start in the pool",
+         (new_tenants_start_in_the_pool,), "nobody onboarded"),
+        ("4.1", "remembers each tenant's route forever", (route_cache,),
+         "moved to another deployment"),
+        ("4.1", "an x-route-to header overrides the route", (override_header,),
+         "headers the caller typed"),
+        ("4.1", "the tenant from a load balancer's x-amzn-oidc-tenant header",
+         (load_balancer_header,), "headers the caller typed"),
+        ("4.1", "a default route except in a table named like the check's",
+         (default_outside_the_checks_table,), "not in the mapping gets no route"),
         ("4.1", "takes the tenant from the email's domain", (email_domain,),
          "custom:tenant_id, not the user"),
         ("4.1", "decodes the token without verifying it", (unverified,), "forged"),
@@ -308,7 +423,69 @@ def fulfil_mutants(s):
                                                "x-app-tenant-id": ctx.tenant_id})
         return done(_post(mesh, order, headers))
 
+    def routing(incoming, tier, tenant_id):
+        return {**auth(incoming), "x-app-tier": tier, "x-app-tenant-id": tenant_id}
+
+    def forwarded_headers(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, routing(
+            incoming, incoming.headers.get("X-Forwarded-Tier", ctx.tier),
+            incoming.headers.get("X-Forwarded-Tenant", ctx.tenant_id))))
+
+    def requested_tier(incoming, order, mesh):
+        ctx = current_tenant()
+        return done(_post(mesh, order, routing(
+            incoming, incoming.headers.get("X-Requested-Tier", ctx.tier), ctx.tenant_id)))
+
+    rank = {"basic": 0, "advanced": 1, "premium": 2}
+
+    def downgrade_allowed(incoming, order, mesh):
+        ctx = current_tenant()
+        typed = {k.lower(): v for k, v in incoming.headers.items()}.get("x-app-tier")
+        tier = typed if rank.get(typed, 9) < rank[ctx.tier] else ctx.tier
+        return done(_post(mesh, order, routing(incoming, tier, ctx.tenant_id)))
+
+    def tenant_from_the_body(incoming, order, mesh):
+        ctx = current_tenant()
+        body = incoming.get_json(silent=True) or {}
+        return done(_post(mesh, order, routing(incoming, ctx.tier,
+                                               body.get("tenant") or ctx.tenant_id)))
+
+    def queued_when_unreachable(incoming, order, mesh):
+        ctx = current_tenant()
+        try:
+            answer = _post(mesh, order, routing(incoming, ctx.tier, ctx.tenant_id))
+        except requests.ConnectionError:
+            return {"order_id": order["order_id"], "status": "queued"}
+        return done(answer)
+
+    def silo_falls_back_to_the_pool(incoming, order, mesh):
+        ctx = current_tenant()
+        answer = _post(mesh, order, routing(incoming, ctx.tier, ctx.tenant_id))
+        if not answer.ok and ctx.tier == "premium":
+            answer = _post(mesh, order, routing(incoming, "basic", ctx.tenant_id))
+        return done(answer)
+
+    def raises_on_5xx_and_400_only(incoming, order, mesh):
+        ctx = current_tenant()
+        answer = _post(mesh, order, routing(incoming, ctx.tier, ctx.tenant_id))
+        if answer.status_code >= 500 or answer.status_code == 400:
+            answer.raise_for_status()
+        return answer.json()
+
     return [
+        ("4.2", "honours X-Forwarded-Tier / X-Forwarded-Tenant", (forwarded_headers,),
+         "tenant-a's x-app-tier: premium"),
+        ("4.2", "honours X-Requested-Tier", (requested_tier,), "tenant-a's x-app-tier: premium"),
+        ("4.2", "lets a caller downgrade its tier by header", (downgrade_allowed,),
+         "tenant-c's x-app-tier: basic"),
+        ("4.2", "takes the tenant from the request body", (tenant_from_the_body,),
+         "query string or the body"),
+        ("4.2", "an unreachable mesh becomes a 'queued' fulfilment", (queued_when_unreachable,),
+         "nobody answers"),
+        ("4.2", "a premium tenant falls back to the pool when its silo fails",
+         (silo_falls_back_to_the_pool,), "silo is gone"),
+        ("4.2", "raises on 5xx and 400 only", (raises_on_5xx_and_400_only,), "answering 404"),
         ("4.2", "copies x-app-tier / x-app-tenant-id from the caller", (copies_headers,),
          "tenant-a's x-app-tier: premium"),
         ("4.2", "forwards the caller's headers, context only as a default",
@@ -378,7 +555,8 @@ def throttle_mutants(s):
 
     def bucket_throttle(key=lambda c: c["custom:tenant_id"], quota=None, refill=None,
                         take_on_refusal=False, wait=None, start_empty=False, cap=True,
-                        unverified=False, use_clock=True, admit_at=1.0):
+                        unverified=False, use_clock=True, admit_at=1.0, by_header=None,
+                        full_wait=False):
         def make_throttle(clock=time.monotonic):
             buckets: dict = {}
             read = clock if use_clock else time.monotonic
@@ -392,13 +570,16 @@ def throttle_mutants(s):
                 rate, burst = (quota(claims, headers) if quota else (
                     float(claims["custom:quota_rate"]), float(claims["custom:quota_burst"])))
                 now = read()
-                tokens, last = buckets.get(key(claims), (0.0 if start_empty else burst, now))
-                added = refill(now - last, rate) if refill else (now - last) * rate
+                name = (key(claims), headers.get(by_header)) if by_header else key(claims)
+                tokens, last = buckets.get(name, (0.0 if start_empty else burst, now))
+                added = refill(now - last, rate, burst) if refill else (now - last) * rate
                 tokens = min(burst, tokens + added) if cap else tokens + added
                 if tokens >= admit_at:
-                    buckets[key(claims)] = (tokens - 1, now)
+                    buckets[name] = (tokens - 1, now)
                     return 0
-                buckets[key(claims)] = (tokens - 1 if take_on_refusal else tokens, now)
+                buckets[name] = (tokens - 1 if take_on_refusal else tokens, now)
+                if full_wait:
+                    return (burst - tokens) / rate
                 return wait(tokens, rate) if wait else (1 - tokens) / rate
 
             return admit
@@ -457,8 +638,70 @@ def throttle_mutants(s):
 
         return admit
 
+    def tier_pool_too(clock=time.monotonic):
+        tenants = bucket_throttle()(clock)
+        tiers = bucket_throttle(key=lambda c: c["custom:tenant_tier"], quota=lambda c, h: (
+            3 * float(c["custom:quota_rate"]), 3 * float(c["custom:quota_burst"])))(clock)
+
+        def admit(headers):
+            return tiers(headers) or tenants(headers)
+
+        return admit
+
+    def quota_cached(clock=time.monotonic):
+        quotas: dict = {}
+        return bucket_throttle(quota=lambda c, h: quotas.setdefault(c["custom:tenant_id"], (
+            float(c["custom:quota_rate"]), float(c["custom:quota_burst"]))))(clock)
+
+    def only_on_big_clocks(clock=time.monotonic):
+        inner = bucket_throttle()(clock)
+
+        def admit(headers):
+            claims_of(headers)
+            return inner(headers) if clock() >= 999_999 else 0
+
+        return admit
+
+    def never_on_the_main_thread(clock=time.monotonic):
+        inner = bucket_throttle()(clock)
+
+        def admit(headers):
+            if threading.current_thread() is threading.main_thread():
+                claims_of(headers)
+                return 0
+            return inner(headers)
+
+        return admit
+
     one = bucket_throttle
     return [
+        ("4.3", "never throttles on the main thread (where a notebook calls it)",
+         (never_on_the_main_thread,), "a burst of exactly 5"),
+        ("4.3", "tenants of a tier also share a tier-wide bucket", (tier_pool_too,),
+         "never spends another's budget"),
+        ("4.3", "a bucket per tenant and X-Forwarded-For",
+         (one(by_header="X-Forwarded-For"),), "not from headers"),
+        ("4.3", "a bucket per email domain", (one(key=lambda c: c["email"].split("@")[1]),),
+         "not the user's email"),
+        ("4.3", "refills at quota_burst per second",
+         (one(refill=lambda elapsed, rate, burst: elapsed * burst),),
+         "refills at quota_rate"),
+        ("4.3", "refills at a fixed 5 per second",
+         (one(refill=lambda elapsed, rate, burst: elapsed * 5),), "refills at quota_rate"),
+        ("4.3", "a refill truncated to whole milliseconds",
+         (one(refill=lambda elapsed, rate, burst: int(elapsed * 1000) * rate / 1000),),
+         "slow trickle"),
+        ("4.3", "Retry-After floored to whole seconds (at least 1)",
+         (one(wait=lambda tokens, rate: max(1, math.floor((1 - tokens) / rate))),),
+         "says how long to wait"),
+        ("4.3", "Retry-After is the time to refill the whole bucket",
+         (one(full_wait=True),), "says how long to wait"),
+        ("4.3", "a bucket per tenant and quota", (one(key=lambda c: (
+            c["custom:tenant_id"], c["custom:quota_rate"], c["custom:quota_burst"])),),
+         "quota is raised"),
+        ("4.3", "each tenant's quota read once and kept", (quota_cached,), "quota is raised"),
+        ("4.3", "throttles only once the clock reads a million", (only_on_big_clocks,),
+         "a burst of exactly 5"),
         ("4.3", "allowance counted from the first request, capped only on the way out",
          (since_the_start,), "never more than"),
         ("4.3", "a sliding one-second window of burst requests", (sliding_window,),
@@ -479,7 +722,7 @@ def throttle_mutants(s):
          "refills at quota_rate"),
         ("4.3", "a refill that overflows the burst", (one(cap=False),), "never more than"),
         ("4.3", "rounds each refill down to whole tokens",
-         (one(refill=lambda elapsed, rate: int(elapsed * rate)),), "slow trickle"),
+         (one(refill=lambda elapsed, rate, burst: int(elapsed * rate)),), "slow trickle"),
         ("4.3", "a refused request takes a token too", (one(take_on_refusal=True),),
          "refills at quota_rate"),
         ("4.3", "off by one: burst + 1 pass", (one(admit_at=0.0),), "a burst of exactly 5"),
@@ -550,7 +793,23 @@ def throttle_benign(s):
 
         return admit
 
-    return [("4.3", TokenBuckets), ("4.3", a_full_token_interval),
+    def exact_fractions(clock=time.monotonic):
+        buckets: dict = {}
+
+        def admit(headers):
+            claims = verify_id_token(lab.identity, bearer_token(headers))
+            rate = Fraction(claims["custom:quota_rate"])
+            burst = Fraction(claims["custom:quota_burst"])
+            now = Fraction(clock())
+            tokens, last = buckets.get(claims["custom:tenant_id"], (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            admitted = tokens >= 1
+            buckets[claims["custom:tenant_id"]] = (tokens - admitted, now)
+            return 0 if admitted else (1 - tokens) / rate
+
+        return admit
+
+    return [("4.3", exact_fractions), ("4.3", TokenBuckets), ("4.3", a_full_token_interval),
             ("4.3", whole_tokens_exact_remainder)]
 
 

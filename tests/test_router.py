@@ -10,6 +10,8 @@ maths are those of lab 4.3's solution, driven on a clock the test moves by hand.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import jwt
 import pytest
@@ -59,7 +61,15 @@ ROUTES = [
     ("a deployment that does not exist", lambda headers: "silo-tenant-x", 502),
     ("the item instead of its name", lambda headers: {"deployment": "pool"}, 502),
     ("an empty name", lambda headers: "", 502),
+    ("a str subclass that compares with anything", lambda headers: _Anything("pool"), 502),
 ]
+
+
+class _Anything(str):
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("comparing me crashes")
+
+    __hash__ = str.__hash__
 
 
 @pytest.mark.parametrize(("what", "route", "status"), ROUTES, ids=[r[0] for r in ROUTES])
@@ -91,6 +101,10 @@ THROTTLES = [
     ("None", lambda headers: None, 500, None),
     ("a string", lambda headers: "0.2", 500, None),
     ("NaN", lambda headers: math.nan, 500, None),
+    ("an infinite wait", lambda headers: math.inf, 500, None),
+    ("a wait too big for a float", lambda headers: 10**400, 500, None),
+    ("an exact Fraction", lambda headers: Fraction(1, 5), 429, "1"),
+    ("a Decimal", lambda headers: Decimal("2.5"), 429, "3"),
     ("a refused token", _raises(jwt.ExpiredSignatureError("expired")), 401, None),
     ("a crash", _raises(ZeroDivisionError("rate 0")), 500, None),
 ]
@@ -108,6 +122,8 @@ def test_the_throttle_decides_before_anything_is_forwarded(backend, what, thrott
     assert answer.status_code == status, answer.text
     assert answer.headers.get("Retry-After") == retry
     assert len(hits) == before + (status == 200)
+    if status != 200:  # the router explains itself in JSON, never a bare HTML error page
+        assert answer.headers["Content-Type"] == "application/json", answer.text
 
 
 @pytest.mark.parametrize(("wait", "header"), [(1e-9, "1"), (0.2, "1"), (1.0, "1"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from werkzeug.datastructures import Headers
 
@@ -20,9 +21,9 @@ SPOOFED = {"x-app-tier": "premium", "x-app-tenant-id": "tenant-c", "X-Tenant-Id"
            "X-Quota-Rate": "1000", "X-Quota-Burst": "1000"}
 
 
-def headers(token: str | None = None, **extra: str) -> Headers:
+def headers(token: str | None = None, **extra: str) -> ReadHeaders:
     """Request headers, case-insensitive as a web framework hands them over."""
-    found = Headers()
+    found = ReadHeaders()
     if token is not None:
         found["Authorization"] = f"Bearer {token}"
     for key, value in extra.items():
@@ -30,7 +31,69 @@ def headers(token: str | None = None, **extra: str) -> Headers:
     return found
 
 
-def as_user(lab: Lab, email: str, spoofed: dict[str, str] | None = None) -> Headers:
+class ReadHeaders(Headers):
+    """Request headers that remember every name learner code looked up (get, [], in).
+
+    A spoof list only names the headers the check thought of; this catches them all: a router
+    or a service that looks up anything but Authorization is deciding from what the caller
+    typed. Copying every header (``dict(headers)``, ``items()``) is not a look-up.
+    """
+
+    def __init__(self, given: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(list(given))
+        self.asked: list[str] = []
+        self._handed: list[str] = []  # the key objects keys() gave out (dict(headers) uses them)
+
+    def keys(self, lower: bool = False) -> Any:
+        for key in super().keys(lower):
+            fresh = "".join(key)  # a new object: only keys() hands it out
+            self._handed.append(fresh)
+            yield fresh
+
+    def _get_key(self, key: str) -> str:
+        if not any(key is handed for handed in self._handed):
+            self.asked.append(str(key))
+        return super()._get_key(key)
+
+    def getlist(self, key: str, type: Any = None) -> list:  # noqa: A002 - werkzeug's name
+        self.asked.append(str(key))
+        return super().getlist(key, type)
+
+    def typed(self, allowed: Iterable[str] = ("authorization",)) -> list[str]:
+        """The names looked up beyond ``allowed``, in order, once each."""
+        ok = {name.lower() for name in allowed}
+        return list(dict.fromkeys(name for name in self.asked if name.lower() not in ok))
+
+
+# What a request lets code read besides its headers: the caller typed all of it.
+REQUEST_PARTS = ("args", "form", "values", "json", "get_json", "data", "get_data", "cookies")
+
+
+class ReadRequest:
+    """A Flask request seen through ``ReadHeaders``, remembering what else was read."""
+
+    def __init__(self, request: Any) -> None:
+        self._request = request
+        self.headers = ReadHeaders(request.headers.items())
+        self.parts: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name in REQUEST_PARTS:
+            self.parts.append(name)
+        return getattr(self._request, name)
+
+    def typed(self) -> list[str]:
+        parts = [f"request.{name}" for name in dict.fromkeys(self.parts)]
+        return [f"the header {name!r}" for name in self.headers.typed()] + parts
+
+
+def only_the_token(t: Any, read: list[str], sent: str, hint: str) -> None:
+    """Fail the case if learner code read anything the caller typed besides Authorization."""
+    t.expect(not read, "nothing read from the request but its Authorization header",
+             f"your code read {', '.join(read)}", sent=sent, hint=hint)
+
+
+def as_user(lab: Lab, email: str, spoofed: dict[str, str] | None = None) -> ReadHeaders:
     found = headers(lab.id_token(email))
     for key, value in (spoofed or {}).items():
         found[key] = value

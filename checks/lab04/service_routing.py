@@ -4,11 +4,16 @@ Every deployment runs with the learner's ``fulfil`` as its order service's hook.
 places an order for each tenant in that tenant's deployment and asks to fulfil it, then reads
 three places the learner's code cannot route around: which copy of fulfilment answered, the
 table where the fulfilment record landed (read with the kit's own client), and the mesh's log
-of the headers it routed on, compared with the verified context of the request.
+of the headers it routed on, compared with the verified context of the request. The hook sees
+the request through ``ReadRequest``, so reading any header but Authorization (or the body,
+or the query) fails the spoof cases whatever its name; a hop that fails (the mesh answering
+400, a fulfilment answering 404, nothing listening, a premium silo gone) must raise, not queue
+or fall back to the pool.
 """
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import requests
@@ -22,7 +27,7 @@ from ..answers import Reply
 from ..forgery import minted
 from ..framework import NotStarted, Trial, exercise, short
 from ..scratch import kit_table
-from .common import SPOOFED, as_user, running_deployments, tenant
+from .common import SPOOFED, ReadRequest, as_user, only_the_token, running_deployments, tenant
 
 FROM_CONTEXT = ("set x-app-tier and x-app-tenant-id yourself, from the tenant context the order "
                 "service verified (current_tenant()); never copy them from the incoming "
@@ -32,11 +37,49 @@ FORWARD = ("POST the order's id to the mesh's /fulfilments with the caller's Aut
            "its JSON answer, and raise when it does not answer 2xx.")
 
 
+class Hook:
+    """The learner's ``fulfil`` as the order services' hook: it sees the request through
+    ``ReadRequest`` (what it reads of it is remembered), and the check may hand it another
+    mesh URL (one where nothing listens)."""
+
+    def __init__(self, fulfil: Any) -> None:
+        self.fulfil = fulfil
+        self.seen: list[ReadRequest] = []
+        self.mesh: str | None = None
+
+    def __call__(self, incoming: Any, order: dict, mesh: str) -> Any:
+        seen = ReadRequest(incoming)
+        self.seen.append(seen)
+        return self.fulfil(seen, order, self.mesh or mesh)
+
+    def typed(self, headers_only: bool = False) -> list[str]:
+        """What the last call read of the request beyond its Authorization header."""
+        if not self.seen:
+            return []
+        last = self.seen[-1]
+        return [f"the header {n!r}" for n in last.headers.typed()] if headers_only else (
+            last.typed())
+
+
 class Shop:
     """The running deployments, and one order placed and fulfilled at a time."""
 
-    def __init__(self, t: Trial, deployments: Deployments) -> None:
-        self.t, self.d = t, deployments
+    def __init__(self, t: Trial, deployments: Deployments, hook: Hook) -> None:
+        self.t, self.d, self.hook = t, deployments, hook
+
+    def attempt(self, tenant_: Tenant, given: dict[str, str], sent: str) -> Reply:
+        """Place an order and ask to fulfil it; the order service's reply, whatever it is."""
+        orders = self.d[tenant_.deployment_name].url("orders")
+        placed = requests.post(f"{orders}/orders", json={"items": []}, headers=given,
+                               timeout=self.t.timeout).json()
+        try:
+            return Reply(requests.post(f"{orders}/orders/{placed['order_id']}/fulfil",
+                                       headers=given, timeout=self.t.timeout))
+        except requests.Timeout:
+            self.t.expect(False, "an answer from the order service",
+                          f"no answer within {self.t.timeout:g} s: does fulfil hang (a request "
+                          "without a timeout)?", sent=sent)
+            raise AssertionError("unreachable") from None
 
     def fulfil(self, tenant_: Tenant, given: dict[str, str], sent: str,
                **extra: Any) -> tuple[Reply, list]:
@@ -102,7 +145,8 @@ def _routed_as(t: Trial, routed: list, tenant_id: str, tier: str, sent: str) -> 
 )
 def check_service_routing(fulfil, t: Trial) -> None:
     lab = t.lab
-    shop = Shop(t, running_deployments(lab, fulfil))
+    hook = Hook(fulfil)
+    shop = Shop(t, running_deployments(lab, hook), hook)
     first = TENANTS[0]
     with t.case(f"an order of {first.id} is fulfilled through the mesh"):
         sent = f"POST /orders/<id>/fulfil as {first.users[0]}"
@@ -129,25 +173,29 @@ def _spoofs(t: Trial, shop: Shop) -> None:
     lab = t.lab
     for tenant_id, spoofed in (("tenant-a", SPOOFED),
                                ("tenant-d", {"X-App-Tier": "advanced",
-                                             "X-App-Tenant-Id": "tenant-b"})):
+                                             "X-App-Tenant-Id": "tenant-b"}),
+                               ("tenant-c", {"x-app-tier": "basic"})):
         caller = tenant(tenant_id)
         user = caller.users[0]
+        want = caller.deployment_name
         with t.case(f"{tenant_id}'s x-app-tier: {spoofed.get('x-app-tier') or 'advanced'} "
                     "header does not choose the deployment"):
             sent = f"POST /orders/<id>/fulfil as {user} with headers {spoofed}"
             reply, routed = shop.fulfil(caller, dict(as_user(lab, user, spoofed)), sent)
+            only_the_token(t, shop.hook.typed(headers_only=True), sent, FROM_CONTEXT)
             got = reply.body["fulfilment"].get("deployment")
-            t.expect(got == "pool", "fulfilled by pool", f"fulfilled by {got!r}", sent=sent,
+            t.expect(got == want, f"fulfilled by {want}", f"fulfilled by {got!r}", sent=sent,
                      hint=FROM_CONTEXT)
             _routed_as(t, routed, caller.id, caller.tier, sent)
     caller = TENANTS[0]
     user = caller.users[0]
     with t.case("a tier in the query string or the body does not choose it either"):
         lure = {"tier": "premium", "tenant_tier": "premium", "tenant_id": "tenant-c",
-                "x-app-tier": "premium", "x-app-tenant-id": "tenant-c"}
+                "tenant": "tenant-c", "x-app-tier": "premium", "x-app-tenant-id": "tenant-c"}
         sent = f"POST /orders/<id>/fulfil as {user}, with {lure} in the query and the body"
         reply, routed = shop.fulfil(caller, dict(as_user(lab, user)), sent, params=lure,
                                     json=lure)
+        only_the_token(t, shop.hook.typed(), sent, FROM_CONTEXT)
         _routed_as(t, routed, caller.id, caller.tier, sent)
 
 
@@ -167,31 +215,60 @@ def _unseen_tier(t: Trial, shop: Shop) -> None:
 
 
 def _failures_are_reported(t: Trial, shop: Shop) -> None:
-    """With the pool's fulfilment out of the mesh, the mesh answers 400: fulfil must raise."""
+    """A hop that fails must raise (the order service answers 502): the mesh answering 400,
+    nothing listening at the mesh's URL, a premium tenant's silo gone from the mesh."""
     lab = t.lab
-    caller = TENANTS[0]
-    user = caller.users[0]
     services = shop.d.mesh.services
+    alice, carol = TENANTS[0], tenant("tenant-c")
+    raise_it = ("a fulfilment that did not happen must not look like one: raise when the mesh "
+                "answers an error (response.raise_for_status()) or cannot be reached; do not "
+                "retry on another tier's deployment.")
     with t.case("a fulfilment that fails is reported, not hidden"):
+        sent = (f"POST /orders/<id>/fulfil as {alice.users[0]}, while the mesh has no route to "
+                "the pool's fulfilment (it answers 400)")
         pool = services.pop("pool")
         try:
-            given = dict(as_user(lab, user))
-            orders = shop.d["pool"].url("orders")
-            placed = requests.post(f"{orders}/orders", json={"items": []}, headers=given,
-                                   timeout=t.timeout).json()
-            response = requests.post(f"{orders}/orders/{placed['order_id']}/fulfil",
-                                     headers=given, timeout=t.timeout)
-        except requests.Timeout:
-            response = None
+            reply = shop.attempt(alice, dict(as_user(lab, alice.users[0])), sent)
         finally:
             services["pool"] = pool
-        t.expect(response is not None, "an answer from the order service",
-                 f"no answer within {t.timeout:g} s: does fulfil hang (a request without a "
-                 "timeout)?")
-        reply = Reply(response)
         t.expect(reply.status == 502, "502 from the order service (fulfil raised)", str(reply),
-                 sent=f"POST /orders/<id>/fulfil as {user}, while the mesh has no route to the "
-                      "pool's fulfilment (it answers 400)",
-                 hint="a fulfilment that did not happen must not look like one: raise when the "
-                      "mesh answers an error (response.raise_for_status()).")
+                 sent=sent, hint=raise_it)
+    with t.case("a fulfilment service answering 404 is reported, not hidden"):
+        sent = (f"POST /orders/<id>/fulfil as {alice.users[0]}, with a mesh URL whose "
+                "fulfilment answers 404 (Not Found)")
+        shop.hook.mesh = f"{shop.d.mesh_url}/v0"
+        try:
+            reply = shop.attempt(alice, dict(as_user(lab, alice.users[0])), sent)
+        finally:
+            shop.hook.mesh = None
+        t.expect(reply.status == 502, "502 from the order service (fulfil raised)", str(reply),
+                 sent=sent, hint=f"{raise_it} Any answer but 2xx is a failure, a 404 too.")
+    with t.case("a mesh nobody answers at is reported, not queued"):
+        sent = f"POST /orders/<id>/fulfil as {alice.users[0]}, with nothing listening at the mesh"
+        shop.hook.mesh = _nobody_listening()
+        try:
+            reply = shop.attempt(alice, dict(as_user(lab, alice.users[0])), sent)
+        finally:
+            shop.hook.mesh = None
+        t.expect(reply.status == 502, "502 from the order service (fulfil raised)", str(reply),
+                 sent=sent, hint=raise_it)
+    with t.case("a premium tenant whose silo is gone is not served by the pool"):
+        silo = carol.deployment_name
+        sent = f"POST /orders/<id>/fulfil as {carol.users[0]}, while {silo} is out of the mesh"
+        before = len(shop.d.mesh.routed)
+        gone = services.pop(silo)
+        try:
+            reply = shop.attempt(carol, dict(as_user(lab, carol.users[0])), sent)
+        finally:
+            services[silo] = gone
+        routed = [(r.tier, r.deployment) for r in shop.d.mesh.routed[before:]]
+        t.expect(reply.status == 502 and not routed, "502, and nothing routed anywhere",
+                 f"{reply}; the mesh routed {routed}", sent=sent, hint=raise_it)
 
+
+def _nobody_listening() -> str:
+    """A loopback URL whose port was free a moment ago: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

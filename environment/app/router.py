@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from numbers import Real
 from typing import Any
 
@@ -53,6 +54,27 @@ def retry_after(wait: float) -> str:
     return str(max(1, math.ceil(wait)))
 
 
+def wait_seconds(wait: object) -> float | None:
+    """A throttle's answer as a finite float (an int, float, Fraction, Decimal...), else None:
+    a bool, a string, NaN, an infinity or a number too big for a float is no wait."""
+    if isinstance(wait, bool) or not isinstance(wait, Real | Decimal):
+        return None
+    try:
+        seconds = float(wait)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """repr, cut short (10**400 has 401 digits), and never raising."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is still an answer to show
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def create_router(route: Route, services: Mapping[str, Mapping[str, str]],
                   throttle: Throttle | None = None) -> Flask:
     """``services``: deployment name -> {"orders": base URL, "products": ..., ...}.
@@ -74,23 +96,24 @@ def create_router(route: Route, services: Mapping[str, Mapping[str, str]],
             deployment = route(headers)
         except Exception as error:  # noqa: BLE001 - fail closed on whatever the route raised
             return _refusal(error)
-        if not isinstance(deployment, str) or deployment not in services:
+        if type(deployment) is not str or deployment not in services:  # a str subclass too
             return jsonify(error="no such deployment", detail=(
-                f"the route returned {deployment!r}; deployments: {sorted(services)}. "
+                f"the route returned {_shown(deployment)}; deployments: {sorted(services)}. "
                 "Not forwarded.")), 502
         if throttle is not None:
             try:
                 wait = throttle(headers)
             except Exception as error:  # noqa: BLE001 - fail closed, as for the route
                 return _refusal(error)
-            if isinstance(wait, bool) or not isinstance(wait, Real) or math.isnan(wait):
+            seconds = wait_seconds(wait)
+            if seconds is None:
                 return jsonify(error="router error", detail=(
-                    f"the throttle returned {wait!r}, not a number of seconds. Not "
-                    "forwarded.")), 500
-            if wait > 0:
+                    f"the throttle returned {_shown(wait)}, not a finite number of seconds. "
+                    "Not forwarded.")), 500
+            if seconds > 0:
                 answer = jsonify(error="too many requests",
-                                 detail=f"the tenant's quota is spent: retry in {wait:.3g} s")
-                return answer, 429, {"Retry-After": retry_after(float(wait))}
+                                 detail=f"the tenant's quota is spent: retry in {seconds:.3g} s")
+                return answer, 429, {"Retry-After": retry_after(seconds)}
         if service not in services[deployment]:
             return jsonify(error="not found", detail=f"no service {service!r}"), 404
         path = f"/{service}" + (f"/{rest}" if rest else "")
