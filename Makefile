@@ -25,6 +25,9 @@ WHEELS := wheels
 $(TOOLS)/uv/bin/uv:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS)/uv "uv==$(UV_PIN)"
 
+# uv compiles the installed packages to bytecode up front (pip does by default): every emulator,
+# kernel and grader process then imports them without compiling, even where the environment says
+# PYTHONDONTWRITEBYTECODE (as many containers do), which otherwise costs each process seconds.
 $(STAMP): pyproject.toml uv.lock requirements.txt | $(if $(filter uv,$(INSTALLER)),$(UV))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
 ifeq ($(INSTALLER),pip)
@@ -34,10 +37,11 @@ ifeq ($(INSTALLER),pip)
 else ifneq ($(wildcard $(WHEELS)/*.whl),)
 	@echo "Installing from $(WHEELS)/ (no network needed)"
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --offline --no-index --find-links $(WHEELS) requirements.txt
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --compile-bytecode --offline --no-index --find-links $(WHEELS) \
+		requirements.txt
 	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --offline --no-index --find-links $(WHEELS) --no-deps -e .
 else
-	$(UV) sync --quiet --locked --extra test --python $(PYTHON)
+	$(UV) sync --quiet --locked --extra test --compile-bytecode --python $(PYTHON)
 endif
 	@# The labs run offline: JupyterLab asks for no news and no update checks.
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
