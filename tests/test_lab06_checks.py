@@ -9,6 +9,7 @@ answers written differently but correctly: a check that fails one of them is too
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import uuid
@@ -231,14 +232,17 @@ def update_claim(table, tenant_id, order_id):
 
 def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, catch=True,
               record_failed=True, record_paid=True, tenant=None, skip_paid=False, one=False,
-              attributes=True, delete_finally=False):
+              attributes=True, delete_finally=False, guard=True, paid_first=False,
+              delete_before_record=False, charge_id=lambda made, idem: made["charge_id"],
+              ledger=False, release_on_fail=False, visibility=None):
     """process_batch with one knob turned; it calls the solution's claim and charge."""
     claim, charge = s["claim_payment"], s["charge_with_retries"]
 
     def process_batch(worker):
+        extra = {} if visibility is None else {"VisibilityTimeout": visibility}
         messages = worker.queue.receive_messages(MaxNumberOfMessages=1 if one else 10,
                                                  MessageAttributeNames=["All"] if attributes
-                                                 else [])
+                                                 else [], **extra)
         for message in messages:
             if delete_finally:
                 try:
@@ -248,6 +252,11 @@ def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, ca
             else:
                 handle(worker, message)
         return len(messages)
+
+    def set_status(worker, record, update, values):
+        names = {"ExpressionAttributeNames": {"#s": "status"}} if "#s" in update else {}
+        worker.table.update_item(Key=record, UpdateExpression=update,
+                                 ExpressionAttributeValues=values, **names)
 
     def handle(worker, message):
         if delete_first:
@@ -263,6 +272,18 @@ def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, ca
                 "Item"].get("status") == "paid":
             message.delete()
             return
+        if ledger:  # the partner's ledger instead of a key
+            done = [c for c in worker.partner.charges()
+                    if (c["tenant_id"], c["order_id"]) == (payment["tenant_id"],
+                                                           payment["order_id"])]
+            if done:
+                set_status(worker, record, "SET #s = :s, charge_id = :c",
+                           {":s": "paid", ":c": done[0]["charge_id"]})
+                message.delete()
+                return
+            idem = None
+        if paid_first:
+            set_status(worker, record, "SET #s = :s", {":s": "paid"})
         try:
             made = charge(worker.partner, {**payment, "idempotency_key": idem},
                           worker.clock, worker.rng)
@@ -271,25 +292,74 @@ def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, ca
                 raise
             attributes = dict(message.message_attributes or {})
             if reason:
-                attributes["reason"] = {"DataType": "String", "StringValue": failed.reason}
+                attributes["reason"] = {"DataType": "String", "StringValue": (
+                    failed.reason if reason is True else reason)}
+            if record_failed:
+                try:
+                    worker.table.update_item(
+                        Key=record, UpdateExpression="SET #s = :s, reason = :r",
+                        ExpressionAttributeNames={"#s": "status"},
+                        ExpressionAttributeValues={":s": "failed", ":r": failed.reason,
+                                                   **({":p": "paid"} if guard else {})},
+                        **({"ConditionExpression": "#s <> :p"} if guard else {}))
+                except ClientError as error:
+                    if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise
+                if release_on_fail:  # a fresh key for the next attempt
+                    set_status(worker, record, "SET idempotency_key = :k",
+                               {":k": uuid.uuid4().hex})
             worker.dead_letters.send_message(MessageBody=message.body,
                                              MessageAttributes=attributes)
-            if record_failed:
-                worker.table.update_item(
-                    Key=record, UpdateExpression="SET #s = :s, reason = :r",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":s": "failed", ":r": failed.reason})
             if delete_dead and not delete_first and not delete_finally:
                 message.delete()
             return
+        if delete_before_record:
+            message.delete()
         if record_paid:
-            worker.table.update_item(
-                Key=record, UpdateExpression="SET #s = :s, charge_id = :c",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": "paid", ":c": made["charge_id"]})
-        if not delete_first and not delete_finally:
+            set_status(worker, record, "SET #s = :s, charge_id = :c",
+                       {":s": "paid", ":c": charge_id(made, idem)})
+        if not delete_first and not delete_finally and not delete_before_record:
             message.delete()
     return process_batch
+
+
+def body_hash_worker(s):
+    """The adversary's: a key hashed from the message body, never claimed."""
+    inner = worker_fn(s, key=lambda m, k: hashlib.sha256(m.body.encode()).hexdigest())
+    return inner
+
+
+def reopening_claim(table, tenant_id, order_id):
+    """The adversary's: a failed record may be claimed again (with a new key)."""
+    key = record_key(tenant_id, order_id)
+    made = uuid.uuid4().hex
+    try:
+        table.put_item(Item={**key, "tenant_id": tenant_id, "order_id": order_id,
+                             "idempotency_key": made, "status": "pending"},
+                       ConditionExpression="attribute_not_exists(pk) OR #s = :f",
+                       ExpressionAttributeNames={"#s": "status"},
+                       ExpressionAttributeValues={":f": "failed"})
+        return made
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    return table.get_item(Key=key, ConsistentRead=True)["Item"]["idempotency_key"]
+
+
+def response_on_conflict(table, tenant_id, order_id):
+    """The adversary's: read first, and the claim that loses the race returns the response."""
+    key = record_key(tenant_id, order_id)
+    found = table.get_item(Key=key, ConsistentRead=True).get("Item")
+    if found:
+        return found["idempotency_key"]
+    made = uuid.uuid4().hex
+    try:
+        table.put_item(Item={**key, "tenant_id": tenant_id, "order_id": order_id,
+                             "idempotency_key": made, "status": "pending"},
+                       ConditionExpression="attribute_not_exists(pk)")
+        return made
+    except ClientError:
+        return table.get_item(Key=key, ConsistentRead=True)
 
 
 def idempotency_mutants(s):
@@ -314,17 +384,21 @@ def idempotency_mutants(s):
          "a new order: a key, and a pending record"),
         # The adversary's:
         ("looks for an existing claim with a Scan", scan_claim, "no Scan"),
+        ("a failed record may be claimed again", reopening_claim,
+         "a failed order keeps its key"),
+        ("the lost race returns the get_item response", response_on_conflict,
+         "two workers claim one order at once"),
     ]
     rows = [("6.2", bug, (fn, batch), case) for bug, fn, case in claims]
     workers = [
         ("delete before processing", worker_fn(s, delete_first=True),
-         "killed after the partner call"),
+         "each recorded before its message is deleted"),
         ("no idempotency key to the partner", worker_fn(s, key=lambda m, k: None),
-         "killed after the partner call"),
+         "three payments of two tenants"),
         ("a key per attempt", worker_fn(s, key=lambda m, k: uuid.uuid4().hex),
-         "killed after the partner call"),
+         "three payments of two tenants"),
         ("the message id as the key", worker_fn(s, key=lambda m, k: m.message_id),
-         "the same order enqueued twice"),
+         "three payments of two tenants"),
         ("dead letters without a reason", worker_fn(s, reason=False),
          "in the dead-letter queue once, with its reason"),
         ("lets PaymentFailed out (SQS's redrive moves it, reasonless)", worker_fn(s, catch=False),
@@ -342,6 +416,22 @@ def idempotency_mutants(s):
         # The adversary's:
         ("dead letters without their tenant (no attributes received)",
          worker_fn(s, attributes=False), "the dead letters keep their tenant attribute"),
+        ("a late failure overwrites 'paid' (no condition)", worker_fn(s, guard=False),
+         "a late failure never overwrites a payment"),
+        ("marks 'paid' before the charge", worker_fn(s, paid_first=True),
+         "killed after the partner call"),
+        ("deletes the message before recording", worker_fn(s, delete_before_record=True),
+         "each recorded before its message is deleted"),
+        ("the idempotency key as the charge id", worker_fn(s, charge_id=lambda m, k: k),
+         "three payments of two tenants"),
+        ("a constant reason", worker_fn(s, reason="payment failed"),
+         "in the dead-letter queue once, with its reason"),
+        ("the partner's ledger instead of a key", worker_fn(s, ledger=True),
+         "three payments of two tenants"),
+        ("a fresh key in the record after a failure", worker_fn(s, release_on_fail=True),
+         "its record says failed, with the reason, and its key"),
+        ("a key hashed from the body, never claimed", body_hash_worker(s),
+         "three payments of two tenants"),
     ]
     return rows + [("6.2", bug, (claim, fn), case) for bug, fn, case in workers]
 
@@ -354,6 +444,8 @@ def idempotency_benign(s):
                                                 batch)),
         ("6.2", "one message per receive", (claim, worker_fn(s, one=True))),
         ("6.2", "skips orders already paid", (claim, worker_fn(s, skip_paid=True))),
+        ("6.2", "receives with a visibility timeout of its own",
+         (claim, worker_fn(s, visibility=60))),
     ]
 
 
