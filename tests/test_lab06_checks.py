@@ -9,9 +9,11 @@ answers written differently but correctly: a check that fails one of them is too
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
+import threading
 import uuid
 
 import lab06_solution
@@ -510,19 +512,84 @@ def delete_first(sqs, dlq_url, queue_url):
     return moved
 
 
-def batch_redrive(sqs, dlq_url, queue_url):
-    """Benign: batches both ways."""
+def batch_redrive(sqs, dlq_url, queue_url, honour_failed=True):
+    """Benign: batches both ways, deleting only what the batch send took."""
     moved = 0
     while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
                                       MessageAttributeNames=["All"]).get("Messages"):
         entries = [{"Id": str(n), "MessageBody": m["Body"],
                     "MessageAttributes": m.get("MessageAttributes", {})}
                    for n, m in enumerate(page)]
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        taken = ({entry["Id"] for entry in sent.get("Successful", [])} if honour_failed
+                 else {entry["Id"] for entry in entries})
+        sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(page)
+            if str(n) in taken])
+        moved += len(taken)
+    return moved
+
+
+def batch_delete_first(sqs, dlq_url, queue_url):
+    """The adversary's: the page deleted as a batch, then sent as a batch."""
+    moved = 0
+    for page in pages(sqs, dlq_url):
         sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
             {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(page)])
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "MessageBody": m["Body"],
+             "MessageAttributes": m.get("MessageAttributes", {})} for n, m in enumerate(page)])
         moved += len(page)
     return moved
+
+
+def batch_swallowed(sqs, dlq_url, queue_url):
+    """The adversary's: a batch send whose errors are swallowed, the delete in a finally."""
+    moved = 0
+    for page in pages(sqs, dlq_url):
+        try:
+            sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(n), "MessageBody": m["Body"],
+                 "MessageAttributes": m.get("MessageAttributes", {})}
+                for n, m in enumerate(page)])
+        except Exception:  # noqa: BLE001 - the mistake under test
+            pass
+        finally:
+            sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                for n, m in enumerate(page)])
+        moved += len(page)
+    return moved
+
+
+def attributes_redrive(keep):
+    """The adversary's: the attributes rebuilt (the tenant only, or from the body)."""
+    def redrive(sqs, dlq_url, queue_url):
+        moved = 0
+        for page in pages(sqs, dlq_url):
+            for m in page:
+                sqs.send_message(QueueUrl=queue_url, MessageBody=m["Body"],
+                                 MessageAttributes=keep(m))
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+        return moved
+    return redrive
+
+
+def patient_redrive(wait=0, delay=0):
+    """Benign: long polls, or sends spread out with a delay."""
+    def redrive(sqs, dlq_url, queue_url):
+        moved = 0
+        while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                          WaitTimeSeconds=wait,
+                                          MessageAttributeNames=["All"]).get("Messages"):
+            for m in page:
+                sqs.send_message(QueueUrl=queue_url, MessageBody=m["Body"], DelaySeconds=delay,
+                                 MessageAttributes=m.get("MessageAttributes", {}))
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+        return moved
+    return redrive
 
 
 def redrive_mutants(s):
@@ -547,13 +614,28 @@ def redrive_mutants(s):
         ("purges the DLQ at the end instead of deleting", purge_at_end,
          "23 dead letters: each back on the queue once"),
         ("deletes a page before sending it", delete_first, "a send that fails midway"),
+        ("deletes a page as a batch, then sends it as a batch", batch_delete_first,
+         "a send that fails midway"),
+        ("swallows a failed batch send, deletes in a finally", batch_swallowed,
+         "a send that fails midway"),
+        ("ignores the Failed entries of a batch send", functools.partial(
+            batch_redrive, honour_failed=False), "a batch send that half fails"),
+        ("keeps the tenant attribute only", attributes_redrive(
+            lambda m: {"tenant_id": m["MessageAttributes"]["tenant_id"]}),
+         "each back on the queue once"),
+        ("rebuilds the tenant attribute from the body", attributes_redrive(
+            lambda m: {"tenant_id": {"DataType": "String",
+                                     "StringValue": json.loads(m["Body"])["tenant_id"]}}),
+         "each back on the queue once"),
     ]
     return [("6.3", bug, (fn, batch), case) for bug, fn, case in rows]
 
 
 def redrive_benign(s):
     return [("6.3", "batches both ways", (batch_redrive, s["process_batch"])),
-            ("6.3", "one message per receive", (redriver(size=1), s["process_batch"]))]
+            ("6.3", "one message per receive", (redriver(size=1), s["process_batch"])),
+            ("6.3", "long polls", (patient_redrive(wait=20), s["process_batch"])),
+            ("6.3", "sends with a delay", (patient_redrive(delay=60), s["process_batch"]))]
 
 
 # --- 6.4 status --------------------------------------------------------------------------------
@@ -707,3 +789,22 @@ def test_learner_code_that_raises_or_returns_nothing_gets_a_report(solution, exe
         outcome = run(exercise, *functions, timeout=5)
         assert not outcome.passed and outcome.failed_case, outcome.message
         assert "could not run" not in outcome.message and "Traceback" not in outcome.message
+
+
+def endless_redrive(sqs, dlq_url, queue_url):
+    """Receives with VisibilityTimeout=0 and never deletes: the dead-letter queue never ends."""
+    while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                      VisibilityTimeout=0).get("Messages"):
+        for message in page:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+    return 0
+
+
+def test_a_redrive_that_never_ends_is_stopped_after_its_report(solution):
+    before = set(threading.enumerate())
+    outcome = run("6.3", endless_redrive, solution["process_batch"], timeout=2)
+    assert not outcome.passed and "deleted its queues" in outcome.message, outcome.message
+    for thread in set(threading.enumerate()) - before:
+        if thread.name == "learner-code":
+            thread.join(10)  # bounded: the loop fails on its next call to a deleted queue
+            assert not thread.is_alive()
