@@ -700,9 +700,42 @@ def status_mutants(s):
         item = table.get_item(Key=record_key(ctx.user, order_id)).get("Item")
         return item["status"] if item else None
 
+    def prefix_query(table, ctx, order_id):
+        items = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{ctx.tenant_id}")
+                            & Key("sk").begins_with(f"PAYMENT#{order_id}"))["Items"]
+        return items[0]["status"] if items else None
+
+    def filter_query(table, ctx, order_id):
+        items = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{ctx.tenant_id}"),
+                            FilterExpression=Attr("order_id").eq(order_id))["Items"]
+        return items[0]["status"] if items else None
+
+    final = {}
+
+    def cache_final(table, ctx, order_id):
+        if (ctx.tenant_id, order_id) not in final:
+            item = table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+            status = item["status"] if item else None
+            if status not in ("paid", "failed"):
+                return status
+            final[(ctx.tenant_id, order_id)] = status
+        return final[(ctx.tenant_id, order_id)]
+
+    def name_sniffing(table, ctx, order_id):
+        if "check" in table.name:
+            return s["payment_status"](table, ctx, order_id)
+        items = table.scan(FilterExpression=Attr("order_id").eq(order_id))["Items"]
+        return items[0]["status"] if items else None
+
+    def mail_domain(table, ctx, order_id):
+        tenant = ctx.user.split("@", 1)[1].split(".")[0]
+        item = table.get_item(Key=record_key(tenant, order_id)).get("Item")
+        return item["status"] if item else None
+
     rows = [
-        ("a Scan by order id", scan_by_order, "tenant-a asks for o-5001: one item read"),
-        ("a Scan by order and tenant", scan_exact, "tenant-a asks for o-5001: one item read"),
+        # A Scan reads one page (1 MB) at a time: the first holds tenant-a's large records.
+        ("a Scan by order id", scan_by_order, "tenant-a asks for o-5001"),
+        ("a Scan by order and tenant", scan_exact, "tenant-a asks for o-5001"),
         ("returns the item", the_item, "tenant-a asks for o-5001: its own status"),
         ("DynamoDB JSON", low_level, "tenant-a asks for o-5001: its own status"),
         ("'pending' when there is no record", pending_by_default, "which it does not have"),
@@ -710,12 +743,20 @@ def status_mutants(s):
         ("hard-codes tenant-a", tenant_a, "tenant-b asks for o-5001: its own status"),
         ("the order's sort key", order_sk, "tenant-a asks for o-5001: its own status"),
         ("the first payment of the partition", first_of_partition,
-         "tenant-a asks for o-5002: its own status"),
+         "tenant-a asks for o-5001: its own status"),
         ("the user as the tenant", user_as_tenant, "tenant-a asks for o-5001: its own status"),
         # The adversary's:
         ("a cache of statuses per tenant and order", cached, "read afresh"),
         ("a Scan of the tenant's rows when the item is missing", scan_fallback,
          "tenant-a asks for o-5009: one item read"),
+        ("a Query by sort-key prefix", prefix_query, "tenant-a asks for o-500, which it"),
+        ("a Query of the partition with a filter, one page", filter_query,
+         "tenant-a asks for o-5001: its own status"),
+        ("a cache of final statuses", cache_final, "read afresh"),
+        ("right only when the table's name says 'check'", name_sniffing,
+         "tenant-a asks for o-5001"),
+        ("the tenant from the user's e-mail domain", mail_domain,
+         "tenant-a asks for o-5001: its own status"),
     ]
     return [("6.4", bug, (fn,), case) for bug, fn, case in rows]
 
