@@ -44,7 +44,7 @@ def test_the_solution_passes(solution, exercise):
 # --- 6.1 the proxy: enqueue, and charge with retries -------------------------------------------
 
 
-def enqueuer(body=None, attributes=None, times=1, dump=json.dumps):
+def enqueuer(body=None, attributes=None, times=1, dump=json.dumps, returns_none=False):
     """enqueue_payment with its body and attributes made by the given functions."""
     def enqueue_payment(queue, ctx, order):
         made = (body or (lambda c, o: {"tenant_id": c.tenant_id, "order_id": o["order_id"],
@@ -53,22 +53,28 @@ def enqueuer(body=None, attributes=None, times=1, dump=json.dumps):
                                                             "StringValue": c.tenant_id}}))(ctx,
                                                                                            order)
         for _ in range(times):
-            queue.send_message(MessageBody=dump(made), MessageAttributes=attrs)
+            sent = queue.send_message(MessageBody=dump(made), MessageAttributes=attrs)
+        return None if returns_none else sent["MessageId"]
     return enqueue_payment
 
 
 def charger(retryable=(PartnerError, PartnerTimeout), attempts=MAX_ATTEMPTS,
             delay=lambda n, rng: rng.uniform(0, min(CAP, BASE * 2 ** n)), timeout=TIMEOUT,
-            key=lambda payment: payment["idempotency_key"], give_up=None, retry_4xx=False):
+            key=lambda payment: payment["idempotency_key"], give_up=None, retry_4xx=False,
+            retry_if=lambda error: error.retryable, sleep_first=False, sleep_last=False):
     """charge_with_retries with one knob turned."""
     def charge_with_retries(partner, payment, clock, rng):
+        if sleep_first:
+            clock.sleep(delay(0, rng))
         for attempt in range(attempts):
             try:
                 return partner.charge(payment["tenant_id"], payment["order_id"],
                                       payment["amount"], idempotency_key=key(payment),
                                       timeout=timeout)
             except retryable as error:
-                if (not retry_4xx and not error.retryable) or attempt == attempts - 1:
+                if (not retry_4xx and not retry_if(error)) or attempt == attempts - 1:
+                    if sleep_last:
+                        clock.sleep(delay(attempt, rng))
                     if give_up is not None:
                         return give_up(error)
                     raise PaymentFailed(str(error)) from error
@@ -129,7 +135,7 @@ def proxy_mutants(s):
     charge_rows = [
         ("no timeout", charger(timeout=None), "every call has a timeout"),
         ("a 60-second timeout", charger(timeout=60.0), "every call has a timeout"),
-        ("no retries", charger(attempts=1), "two 503s, then a success"),
+        ("no retries", charger(attempts=1), "a 503 and a 429, then a success"),
         ("retry without backoff", charger(delay=lambda n, rng: 0), "a pause on the clock"),
         ("a fixed one-second pause", charger(delay=lambda n, rng: 1.0), "the pauses double"),
         ("a linear backoff with jitter", charger(delay=lambda n, rng: rng.uniform(0, n + 1)),
@@ -155,10 +161,30 @@ def proxy_mutants(s):
         # The adversary's (written to pass the check as it was; each got a case of its own):
         ("a timeout that doubles with each retry", growing_timeouts,
          "every retry has a timeout too"),
+        ("a backoff capped at 6.5 s", charger(
+            delay=lambda n, rng: rng.uniform(0, min(6.5, BASE * 2 ** n))), "the cap holds"),
+        ("no cap", charger(delay=lambda n, rng: rng.uniform(0, BASE * 2 ** n)),
+         "the cap holds"),
+        ("a 429 not retried (5xx only)", charger(
+            retry_if=lambda e: isinstance(e, PartnerTimeout) or e.status >= 500),
+         "a 503 and a 429, then a success"),
+        ("every error but a decline retried", charger(
+            retry_if=lambda e: getattr(e, "status", 0) != 402), "a key another charge holds"),
+        ("a pause after the last attempt", charger(sleep_last=True),
+         "a partner that keeps failing"),
+        ("a pause before the first call", charger(sleep_first=True), "a healthy partner"),
+        ("a 0.3-second timeout", charger(timeout=0.3), "every call has a timeout"),
+        ("jitter that can go negative", charger(
+            delay=lambda n, rng: rng.uniform(-0.2, min(CAP, BASE * 2 ** n))),
+         "within the doubling schedule"),
+        ("enqueue returns nothing", "enqueue", "the message id returned (tenant-a)"),
+        ("the tenant from the user's mail domain", "enqueue-domain",
+         "the tenant comes from the context (tenant-a)"),
     ]
-    return rows + [("6.1", bug, (enqueue, fn), case) for bug, fn, case in charge_rows]
-
-
+    enqueues = {"enqueue": enqueuer(returns_none=True), "enqueue-domain": enqueuer(
+        body=lambda c, o: {**ok_body(c, o), "tenant_id": c.user.split("@")[1].split(".")[0]})}
+    return rows + [("6.1", bug, (enqueues[fn], charge) if isinstance(fn, str) else (enqueue, fn),
+                    case) for bug, fn, case in charge_rows]
 def proxy_benign(s):
     enqueue, charge = s["enqueue_payment"], s["charge_with_retries"]
     return [

@@ -28,6 +28,7 @@ from ..scratch import ScratchTable, _check_session
 
 MAX_RECEIVES = 3
 TIMEOUT_LIMIT = 10.0  # a client timeout above this is no timeout at all for a payment
+TIMEOUT_MIN = 1.0  # the partner's ordinary answers take up to 0.4 s: a shorter timeout fails them
 MAX_ATTEMPTS = 5
 BASE, CAP = 1.0, 20.0  # the backoff the lab asks for: min(CAP, BASE * 2**(n-1)), jittered
 
