@@ -869,7 +869,7 @@ def endless_redrive(sqs, dlq_url, queue_url):
 
 def test_a_redrive_that_never_ends_is_stopped_after_its_report(solution):
     before = set(threading.enumerate())
-    outcome = run("6.3", endless_redrive, solution["process_batch"], timeout=2)
+    outcome = run("6.3", endless_redrive, solution["process_batch"], timeout=1)
     assert not outcome.passed and "deleted its queues" in outcome.message, outcome.message
     for thread in set(threading.enumerate()) - before:
         if thread.name == "learner-code":

@@ -299,12 +299,14 @@ def dead_letter_cases(t: Trial, process_batch: Any, r: Rig) -> None:
     r.table.put_many([{**payment_key("tenant-c", "o-3303"), "tenant_id": "tenant-c",
                        "order_id": "o-3303", "idempotency_key": "k-paid-3303",
                        "status": "paid", "charge_id": "ch_03303"}])
-    payment_message(r, "tenant-a", "o-3301", amount=25_000.0)  # declined: over the limit
-    payment_message(r, "tenant-b", "o-3302")  # the partner is down for good
-    payment_message(r, "tenant-c", "o-3303")  # paid already; a late duplicate fails
-    sent = ("a declined payment (tenant-a/o-3301), one during an outage (tenant-b/o-3302) and "
-            "a late duplicate of a paid one (tenant-c/o-3303), the partner down")
+    sent = ("a declined payment (tenant-a/o-3301), then one during an outage (tenant-b/o-3302) "
+            "and a late duplicate of a paid one (tenant-c/o-3303), the partner down")
     with t.case("what cannot be paid: in the dead-letter queue once, with its reason"):
+        # Alone first: the partner's first answer (the one it gives before going down).
+        payment_message(r, "tenant-a", "o-3301", amount=25_000.0)  # declined: over the limit
+        run_until_empty(t, process_batch, r, r.worker(), WORKER, limit=MAX_RECEIVES + 3)
+        payment_message(r, "tenant-b", "o-3302")  # the partner is down for good
+        payment_message(r, "tenant-c", "o-3303")  # paid already; a late duplicate fails
         run_until_empty(t, process_batch, r, r.worker(), WORKER, limit=MAX_RECEIVES + 3)
         dead = r.queues.drain(r.queues.dlq_url)
         found, kept = [], []
