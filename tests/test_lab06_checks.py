@@ -262,12 +262,13 @@ def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, ca
               record_failed=True, record_paid=True, tenant=None, skip_paid=False, one=False,
               attributes=True, delete_finally=False, guard=True, paid_first=False,
               delete_before_record=False, charge_id=lambda made, idem: made["charge_id"],
-              ledger=False, release_on_fail=False, visibility=None):
+              ledger=False, release_on_fail=False, visibility=None, wait=None):
     """process_batch with one knob turned; it calls the solution's claim and charge."""
     claim, charge = s["claim_payment"], s["charge_with_retries"]
 
     def process_batch(worker):
         extra = {} if visibility is None else {"VisibilityTimeout": visibility}
+        extra.update({} if wait is None else {"WaitTimeSeconds": wait})
         messages = worker.queue.receive_messages(MaxNumberOfMessages=1 if one else 10,
                                                  MessageAttributeNames=["All"] if attributes
                                                  else [], **extra)
@@ -357,6 +358,20 @@ def body_hash_worker(s):
     return inner
 
 
+def swallowing_claim(table, tenant_id, order_id):
+    """The adversary's: every ClientError taken for 'already claimed'."""
+    key = record_key(tenant_id, order_id)
+    made = uuid.uuid4().hex
+    try:
+        table.put_item(Item={**key, "tenant_id": tenant_id, "order_id": order_id,
+                             "idempotency_key": made, "status": "pending"},
+                       ConditionExpression="attribute_not_exists(pk)")
+        return made
+    except ClientError:
+        found = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return found["idempotency_key"] if found else made
+
+
 def reopening_claim(table, tenant_id, order_id):
     """The adversary's: a failed record may be claimed again (with a new key)."""
     key = record_key(tenant_id, order_id)
@@ -386,7 +401,9 @@ def response_on_conflict(table, tenant_id, order_id):
                              "idempotency_key": made, "status": "pending"},
                        ConditionExpression="attribute_not_exists(pk)")
         return made
-    except ClientError:
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
         return table.get_item(Key=key, ConsistentRead=True)
 
 
@@ -412,6 +429,8 @@ def idempotency_mutants(s):
          "a new order: a key, and a pending record"),
         # The adversary's:
         ("looks for an existing claim with a Scan", scan_claim, "no Scan"),
+        ("takes every ClientError for 'already claimed'", swallowing_claim,
+         "a write refused for another reason"),
         ("a failed record may be claimed again", reopening_claim,
          "a failed order keeps its key"),
         ("the lost race returns the get_item response", response_on_conflict,
@@ -474,6 +493,7 @@ def idempotency_benign(s):
         ("6.2", "skips orders already paid", (claim, worker_fn(s, skip_paid=True))),
         ("6.2", "receives with a visibility timeout of its own",
          (claim, worker_fn(s, visibility=60))),
+        ("6.2", "long polls", (claim, worker_fn(s, wait=20))),
     ]
 
 

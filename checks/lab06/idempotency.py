@@ -14,6 +14,8 @@ import json
 import threading
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from environment.app.partners import Scenario
 from environment.app.partners.records import payment_key
 
@@ -25,6 +27,7 @@ from .common import (
     Rig,
     audited_table,
     charges_by_order,
+    handlers,
     payment_record,
     rig,
     run_until_empty,
@@ -38,6 +41,14 @@ CLAIM = ("claim with one conditional write: put the record only if it does not e
 WORKER = ("for each message of one receive: claim the order's key, charge with that key, "
           "record the outcome, and delete the message only after that; a PaymentFailed goes "
           "to the dead-letter queue with its reason (and is deleted from the queue).")
+
+
+def refused_writes(model: Any, **_: Any) -> None:
+    """Every write refused as a throttled table refuses it (``before-call.dynamodb``)."""
+    if model.name in WRITES | {"TransactWriteItems"}:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                     "Message": "simulated: the table refuses writes"}},
+                          model.name)
 
 
 class HeldWrites:
@@ -118,6 +129,16 @@ def check_claim(claim_payment: Any, scratch: ScratchTable, t: Trial) -> None:
                  hint="a failure may have charged the card (a timeout that went through): the "
                       "retry after a redrive must carry the same key, so a failed claim is "
                       "never released or replaced. " + CLAIM)
+    with t.case("a write refused for another reason: the error goes up"):
+        with handlers(table.meta.client, ("before-call.dynamodb", refused_writes)):
+            t.rejects(claim_payment, table, "tenant-a", "o-2005", accept=(ClientError,),
+                      sent="claim_payment(table, 'tenant-a', 'o-2005') while DynamoDB refuses "
+                           "writes (ProvisionedThroughputExceededException)",
+                      hint="only ConditionalCheckFailedException means 'already claimed'; "
+                           "any other error (throttling, access denied) must go up, or the "
+                           "worker charges with a key nobody stored.",
+                      code_hint="except ClientError as error: if error.response['Error']"
+                                "['Code'] != 'ConditionalCheckFailedException': raise")
     with t.case("two workers claim one order at once: one key"):
         held = HeldWrites()
         table.meta.client.meta.events.register("before-call.dynamodb", held)
