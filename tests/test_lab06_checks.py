@@ -9,8 +9,11 @@ answers written differently but correctly: a check that fails one of them is too
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import random
+import threading
 import uuid
 
 import lab06_solution
@@ -41,7 +44,7 @@ def test_the_solution_passes(solution, exercise):
 # --- 6.1 the proxy: enqueue, and charge with retries -------------------------------------------
 
 
-def enqueuer(body=None, attributes=None, times=1, dump=json.dumps):
+def enqueuer(body=None, attributes=None, times=1, dump=json.dumps, returns_none=False):
     """enqueue_payment with its body and attributes made by the given functions."""
     def enqueue_payment(queue, ctx, order):
         made = (body or (lambda c, o: {"tenant_id": c.tenant_id, "order_id": o["order_id"],
@@ -50,22 +53,28 @@ def enqueuer(body=None, attributes=None, times=1, dump=json.dumps):
                                                             "StringValue": c.tenant_id}}))(ctx,
                                                                                            order)
         for _ in range(times):
-            queue.send_message(MessageBody=dump(made), MessageAttributes=attrs)
+            sent = queue.send_message(MessageBody=dump(made), MessageAttributes=attrs)
+        return None if returns_none else sent["MessageId"]
     return enqueue_payment
 
 
 def charger(retryable=(PartnerError, PartnerTimeout), attempts=MAX_ATTEMPTS,
             delay=lambda n, rng: rng.uniform(0, min(CAP, BASE * 2 ** n)), timeout=TIMEOUT,
-            key=lambda payment: payment["idempotency_key"], give_up=None, retry_4xx=False):
+            key=lambda payment: payment["idempotency_key"], give_up=None, retry_4xx=False,
+            retry_if=lambda error: error.retryable, sleep_first=False, sleep_last=False):
     """charge_with_retries with one knob turned."""
     def charge_with_retries(partner, payment, clock, rng):
+        if sleep_first:
+            clock.sleep(delay(0, rng))
         for attempt in range(attempts):
             try:
                 return partner.charge(payment["tenant_id"], payment["order_id"],
                                       payment["amount"], idempotency_key=key(payment),
                                       timeout=timeout)
             except retryable as error:
-                if (not retry_4xx and not error.retryable) or attempt == attempts - 1:
+                if (not retry_4xx and not retry_if(error)) or attempt == attempts - 1:
+                    if sleep_last:
+                        clock.sleep(delay(attempt, rng))
                     if give_up is not None:
                         return give_up(error)
                     raise PaymentFailed(str(error)) from error
@@ -126,7 +135,7 @@ def proxy_mutants(s):
     charge_rows = [
         ("no timeout", charger(timeout=None), "every call has a timeout"),
         ("a 60-second timeout", charger(timeout=60.0), "every call has a timeout"),
-        ("no retries", charger(attempts=1), "two 503s, then a success"),
+        ("no retries", charger(attempts=1), "a 503 and a 429, then a success"),
         ("retry without backoff", charger(delay=lambda n, rng: 0), "a pause on the clock"),
         ("a fixed one-second pause", charger(delay=lambda n, rng: 1.0), "the pauses double"),
         ("a linear backoff with jitter", charger(delay=lambda n, rng: rng.uniform(0, n + 1)),
@@ -152,10 +161,30 @@ def proxy_mutants(s):
         # The adversary's (written to pass the check as it was; each got a case of its own):
         ("a timeout that doubles with each retry", growing_timeouts,
          "every retry has a timeout too"),
+        ("a backoff capped at 6.5 s", charger(
+            delay=lambda n, rng: rng.uniform(0, min(6.5, BASE * 2 ** n))), "the cap holds"),
+        ("no cap", charger(delay=lambda n, rng: rng.uniform(0, BASE * 2 ** n)),
+         "the cap holds"),
+        ("a 429 not retried (5xx only)", charger(
+            retry_if=lambda e: isinstance(e, PartnerTimeout) or e.status >= 500),
+         "a 503 and a 429, then a success"),
+        ("every error but a decline retried", charger(
+            retry_if=lambda e: getattr(e, "status", 0) != 402), "a key another charge holds"),
+        ("a pause after the last attempt", charger(sleep_last=True),
+         "a partner that keeps failing"),
+        ("a pause before the first call", charger(sleep_first=True), "a healthy partner"),
+        ("a 0.3-second timeout", charger(timeout=0.3), "every call has a timeout"),
+        ("jitter that can go negative", charger(
+            delay=lambda n, rng: rng.uniform(-0.2, min(CAP, BASE * 2 ** n))),
+         "within the doubling schedule"),
+        ("enqueue returns nothing", "enqueue", "the message id returned (tenant-a)"),
+        ("the tenant from the user's mail domain", "enqueue-domain",
+         "the tenant comes from the context (tenant-a)"),
     ]
-    return rows + [("6.1", bug, (enqueue, fn), case) for bug, fn, case in charge_rows]
-
-
+    enqueues = {"enqueue": enqueuer(returns_none=True), "enqueue-domain": enqueuer(
+        body=lambda c, o: {**ok_body(c, o), "tenant_id": c.user.split("@")[1].split(".")[0]})}
+    return rows + [("6.1", bug, (enqueues[fn], charge) if isinstance(fn, str) else (enqueue, fn),
+                    case) for bug, fn, case in charge_rows]
 def proxy_benign(s):
     enqueue, charge = s["enqueue_payment"], s["charge_with_retries"]
     return [
@@ -231,14 +260,18 @@ def update_claim(table, tenant_id, order_id):
 
 def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, catch=True,
               record_failed=True, record_paid=True, tenant=None, skip_paid=False, one=False,
-              attributes=True, delete_finally=False):
+              attributes=True, delete_finally=False, guard=True, paid_first=False,
+              delete_before_record=False, charge_id=lambda made, idem: made["charge_id"],
+              ledger=False, release_on_fail=False, visibility=None, wait=None):
     """process_batch with one knob turned; it calls the solution's claim and charge."""
     claim, charge = s["claim_payment"], s["charge_with_retries"]
 
     def process_batch(worker):
+        extra = {} if visibility is None else {"VisibilityTimeout": visibility}
+        extra.update({} if wait is None else {"WaitTimeSeconds": wait})
         messages = worker.queue.receive_messages(MaxNumberOfMessages=1 if one else 10,
                                                  MessageAttributeNames=["All"] if attributes
-                                                 else [])
+                                                 else [], **extra)
         for message in messages:
             if delete_finally:
                 try:
@@ -248,6 +281,11 @@ def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, ca
             else:
                 handle(worker, message)
         return len(messages)
+
+    def set_status(worker, record, update, values):
+        names = {"ExpressionAttributeNames": {"#s": "status"}} if "#s" in update else {}
+        worker.table.update_item(Key=record, UpdateExpression=update,
+                                 ExpressionAttributeValues=values, **names)
 
     def handle(worker, message):
         if delete_first:
@@ -263,6 +301,18 @@ def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, ca
                 "Item"].get("status") == "paid":
             message.delete()
             return
+        if ledger:  # the partner's ledger instead of a key
+            done = [c for c in worker.partner.charges()
+                    if (c["tenant_id"], c["order_id"]) == (payment["tenant_id"],
+                                                           payment["order_id"])]
+            if done:
+                set_status(worker, record, "SET #s = :s, charge_id = :c",
+                           {":s": "paid", ":c": done[0]["charge_id"]})
+                message.delete()
+                return
+            idem = None
+        if paid_first:
+            set_status(worker, record, "SET #s = :s", {":s": "paid"})
         try:
             made = charge(worker.partner, {**payment, "idempotency_key": idem},
                           worker.clock, worker.rng)
@@ -271,25 +321,90 @@ def worker_fn(s, delete_first=False, key=None, reason=True, delete_dead=True, ca
                 raise
             attributes = dict(message.message_attributes or {})
             if reason:
-                attributes["reason"] = {"DataType": "String", "StringValue": failed.reason}
+                attributes["reason"] = {"DataType": "String", "StringValue": (
+                    failed.reason if reason is True else reason)}
+            if record_failed:
+                try:
+                    worker.table.update_item(
+                        Key=record, UpdateExpression="SET #s = :s, reason = :r",
+                        ExpressionAttributeNames={"#s": "status"},
+                        ExpressionAttributeValues={":s": "failed", ":r": failed.reason,
+                                                   **({":p": "paid"} if guard else {})},
+                        **({"ConditionExpression": "#s <> :p"} if guard else {}))
+                except ClientError as error:
+                    if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise
+                if release_on_fail:  # a fresh key for the next attempt
+                    set_status(worker, record, "SET idempotency_key = :k",
+                               {":k": uuid.uuid4().hex})
             worker.dead_letters.send_message(MessageBody=message.body,
                                              MessageAttributes=attributes)
-            if record_failed:
-                worker.table.update_item(
-                    Key=record, UpdateExpression="SET #s = :s, reason = :r",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":s": "failed", ":r": failed.reason})
             if delete_dead and not delete_first and not delete_finally:
                 message.delete()
             return
+        if delete_before_record:
+            message.delete()
         if record_paid:
-            worker.table.update_item(
-                Key=record, UpdateExpression="SET #s = :s, charge_id = :c",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": "paid", ":c": made["charge_id"]})
-        if not delete_first and not delete_finally:
+            set_status(worker, record, "SET #s = :s, charge_id = :c",
+                       {":s": "paid", ":c": charge_id(made, idem)})
+        if not delete_first and not delete_finally and not delete_before_record:
             message.delete()
     return process_batch
+
+
+def body_hash_worker(s):
+    """The adversary's: a key hashed from the message body, never claimed."""
+    inner = worker_fn(s, key=lambda m, k: hashlib.sha256(m.body.encode()).hexdigest())
+    return inner
+
+
+def swallowing_claim(table, tenant_id, order_id):
+    """The adversary's: every ClientError taken for 'already claimed'."""
+    key = record_key(tenant_id, order_id)
+    made = uuid.uuid4().hex
+    try:
+        table.put_item(Item={**key, "tenant_id": tenant_id, "order_id": order_id,
+                             "idempotency_key": made, "status": "pending"},
+                       ConditionExpression="attribute_not_exists(pk)")
+        return made
+    except ClientError:
+        found = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return found["idempotency_key"] if found else made
+
+
+def reopening_claim(table, tenant_id, order_id):
+    """The adversary's: a failed record may be claimed again (with a new key)."""
+    key = record_key(tenant_id, order_id)
+    made = uuid.uuid4().hex
+    try:
+        table.put_item(Item={**key, "tenant_id": tenant_id, "order_id": order_id,
+                             "idempotency_key": made, "status": "pending"},
+                       ConditionExpression="attribute_not_exists(pk) OR #s = :f",
+                       ExpressionAttributeNames={"#s": "status"},
+                       ExpressionAttributeValues={":f": "failed"})
+        return made
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    return table.get_item(Key=key, ConsistentRead=True)["Item"]["idempotency_key"]
+
+
+def response_on_conflict(table, tenant_id, order_id):
+    """The adversary's: read first, and the claim that loses the race returns the response."""
+    key = record_key(tenant_id, order_id)
+    found = table.get_item(Key=key, ConsistentRead=True).get("Item")
+    if found:
+        return found["idempotency_key"]
+    made = uuid.uuid4().hex
+    try:
+        table.put_item(Item={**key, "tenant_id": tenant_id, "order_id": order_id,
+                             "idempotency_key": made, "status": "pending"},
+                       ConditionExpression="attribute_not_exists(pk)")
+        return made
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return table.get_item(Key=key, ConsistentRead=True)
 
 
 def idempotency_mutants(s):
@@ -314,17 +429,23 @@ def idempotency_mutants(s):
          "a new order: a key, and a pending record"),
         # The adversary's:
         ("looks for an existing claim with a Scan", scan_claim, "no Scan"),
+        ("takes every ClientError for 'already claimed'", swallowing_claim,
+         "a write refused for another reason"),
+        ("a failed record may be claimed again", reopening_claim,
+         "a failed order keeps its key"),
+        ("the lost race returns the get_item response", response_on_conflict,
+         "two workers claim one order at once"),
     ]
     rows = [("6.2", bug, (fn, batch), case) for bug, fn, case in claims]
     workers = [
         ("delete before processing", worker_fn(s, delete_first=True),
-         "killed after the partner call"),
+         "each recorded before its message is deleted"),
         ("no idempotency key to the partner", worker_fn(s, key=lambda m, k: None),
-         "killed after the partner call"),
+         "three payments of two tenants"),
         ("a key per attempt", worker_fn(s, key=lambda m, k: uuid.uuid4().hex),
-         "killed after the partner call"),
+         "three payments of two tenants"),
         ("the message id as the key", worker_fn(s, key=lambda m, k: m.message_id),
-         "the same order enqueued twice"),
+         "three payments of two tenants"),
         ("dead letters without a reason", worker_fn(s, reason=False),
          "in the dead-letter queue once, with its reason"),
         ("lets PaymentFailed out (SQS's redrive moves it, reasonless)", worker_fn(s, catch=False),
@@ -342,6 +463,22 @@ def idempotency_mutants(s):
         # The adversary's:
         ("dead letters without their tenant (no attributes received)",
          worker_fn(s, attributes=False), "the dead letters keep their tenant attribute"),
+        ("a late failure overwrites 'paid' (no condition)", worker_fn(s, guard=False),
+         "a late failure never overwrites a payment"),
+        ("marks 'paid' before the charge", worker_fn(s, paid_first=True),
+         "killed after the partner call"),
+        ("deletes the message before recording", worker_fn(s, delete_before_record=True),
+         "each recorded before its message is deleted"),
+        ("the idempotency key as the charge id", worker_fn(s, charge_id=lambda m, k: k),
+         "three payments of two tenants"),
+        ("a constant reason", worker_fn(s, reason="payment failed"),
+         "in the dead-letter queue once, with its reason"),
+        ("the partner's ledger instead of a key", worker_fn(s, ledger=True),
+         "three payments of two tenants"),
+        ("a fresh key in the record after a failure", worker_fn(s, release_on_fail=True),
+         "its record says failed, with the reason, and its key"),
+        ("a key hashed from the body, never claimed", body_hash_worker(s),
+         "three payments of two tenants"),
     ]
     return rows + [("6.2", bug, (claim, fn), case) for bug, fn, case in workers]
 
@@ -354,6 +491,9 @@ def idempotency_benign(s):
                                                 batch)),
         ("6.2", "one message per receive", (claim, worker_fn(s, one=True))),
         ("6.2", "skips orders already paid", (claim, worker_fn(s, skip_paid=True))),
+        ("6.2", "receives with a visibility timeout of its own",
+         (claim, worker_fn(s, visibility=60))),
+        ("6.2", "long polls", (claim, worker_fn(s, wait=20))),
     ]
 
 
@@ -418,19 +558,84 @@ def delete_first(sqs, dlq_url, queue_url):
     return moved
 
 
-def batch_redrive(sqs, dlq_url, queue_url):
-    """Benign: batches both ways."""
+def batch_redrive(sqs, dlq_url, queue_url, honour_failed=True):
+    """Benign: batches both ways, deleting only what the batch send took."""
     moved = 0
     while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
                                       MessageAttributeNames=["All"]).get("Messages"):
         entries = [{"Id": str(n), "MessageBody": m["Body"],
                     "MessageAttributes": m.get("MessageAttributes", {})}
                    for n, m in enumerate(page)]
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        taken = ({entry["Id"] for entry in sent.get("Successful", [])} if honour_failed
+                 else {entry["Id"] for entry in entries})
+        sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(page)
+            if str(n) in taken])
+        moved += len(taken)
+    return moved
+
+
+def batch_delete_first(sqs, dlq_url, queue_url):
+    """The adversary's: the page deleted as a batch, then sent as a batch."""
+    moved = 0
+    for page in pages(sqs, dlq_url):
         sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
             {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(page)])
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "MessageBody": m["Body"],
+             "MessageAttributes": m.get("MessageAttributes", {})} for n, m in enumerate(page)])
         moved += len(page)
     return moved
+
+
+def batch_swallowed(sqs, dlq_url, queue_url):
+    """The adversary's: a batch send whose errors are swallowed, the delete in a finally."""
+    moved = 0
+    for page in pages(sqs, dlq_url):
+        try:
+            sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(n), "MessageBody": m["Body"],
+                 "MessageAttributes": m.get("MessageAttributes", {})}
+                for n, m in enumerate(page)])
+        except Exception:  # noqa: BLE001 - the mistake under test
+            pass
+        finally:
+            sqs.delete_message_batch(QueueUrl=dlq_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                for n, m in enumerate(page)])
+        moved += len(page)
+    return moved
+
+
+def attributes_redrive(keep):
+    """The adversary's: the attributes rebuilt (the tenant only, or from the body)."""
+    def redrive(sqs, dlq_url, queue_url):
+        moved = 0
+        for page in pages(sqs, dlq_url):
+            for m in page:
+                sqs.send_message(QueueUrl=queue_url, MessageBody=m["Body"],
+                                 MessageAttributes=keep(m))
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+        return moved
+    return redrive
+
+
+def patient_redrive(wait=0, delay=0):
+    """Benign: long polls, or sends spread out with a delay."""
+    def redrive(sqs, dlq_url, queue_url):
+        moved = 0
+        while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                          WaitTimeSeconds=wait,
+                                          MessageAttributeNames=["All"]).get("Messages"):
+            for m in page:
+                sqs.send_message(QueueUrl=queue_url, MessageBody=m["Body"], DelaySeconds=delay,
+                                 MessageAttributes=m.get("MessageAttributes", {}))
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+        return moved
+    return redrive
 
 
 def redrive_mutants(s):
@@ -455,13 +660,28 @@ def redrive_mutants(s):
         ("purges the DLQ at the end instead of deleting", purge_at_end,
          "23 dead letters: each back on the queue once"),
         ("deletes a page before sending it", delete_first, "a send that fails midway"),
+        ("deletes a page as a batch, then sends it as a batch", batch_delete_first,
+         "a send that fails midway"),
+        ("swallows a failed batch send, deletes in a finally", batch_swallowed,
+         "a send that fails midway"),
+        ("ignores the Failed entries of a batch send", functools.partial(
+            batch_redrive, honour_failed=False), "a batch send that half fails"),
+        ("keeps the tenant attribute only", attributes_redrive(
+            lambda m: {"tenant_id": m["MessageAttributes"]["tenant_id"]}),
+         "each back on the queue once"),
+        ("rebuilds the tenant attribute from the body", attributes_redrive(
+            lambda m: {"tenant_id": {"DataType": "String",
+                                     "StringValue": json.loads(m["Body"])["tenant_id"]}}),
+         "each back on the queue once"),
     ]
     return [("6.3", bug, (fn, batch), case) for bug, fn, case in rows]
 
 
 def redrive_benign(s):
     return [("6.3", "batches both ways", (batch_redrive, s["process_batch"])),
-            ("6.3", "one message per receive", (redriver(size=1), s["process_batch"]))]
+            ("6.3", "one message per receive", (redriver(size=1), s["process_batch"])),
+            ("6.3", "long polls", (patient_redrive(wait=20), s["process_batch"])),
+            ("6.3", "sends with a delay", (patient_redrive(delay=60), s["process_batch"]))]
 
 
 # --- 6.4 status --------------------------------------------------------------------------------
@@ -526,9 +746,42 @@ def status_mutants(s):
         item = table.get_item(Key=record_key(ctx.user, order_id)).get("Item")
         return item["status"] if item else None
 
+    def prefix_query(table, ctx, order_id):
+        items = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{ctx.tenant_id}")
+                            & Key("sk").begins_with(f"PAYMENT#{order_id}"))["Items"]
+        return items[0]["status"] if items else None
+
+    def filter_query(table, ctx, order_id):
+        items = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{ctx.tenant_id}"),
+                            FilterExpression=Attr("order_id").eq(order_id))["Items"]
+        return items[0]["status"] if items else None
+
+    final = {}
+
+    def cache_final(table, ctx, order_id):
+        if (ctx.tenant_id, order_id) not in final:
+            item = table.get_item(Key=record_key(ctx.tenant_id, order_id)).get("Item")
+            status = item["status"] if item else None
+            if status not in ("paid", "failed"):
+                return status
+            final[(ctx.tenant_id, order_id)] = status
+        return final[(ctx.tenant_id, order_id)]
+
+    def name_sniffing(table, ctx, order_id):
+        if "check" in table.name:
+            return s["payment_status"](table, ctx, order_id)
+        items = table.scan(FilterExpression=Attr("order_id").eq(order_id))["Items"]
+        return items[0]["status"] if items else None
+
+    def mail_domain(table, ctx, order_id):
+        tenant = ctx.user.split("@", 1)[1].split(".")[0]
+        item = table.get_item(Key=record_key(tenant, order_id)).get("Item")
+        return item["status"] if item else None
+
     rows = [
-        ("a Scan by order id", scan_by_order, "tenant-a asks for o-5001: one item read"),
-        ("a Scan by order and tenant", scan_exact, "tenant-a asks for o-5001: one item read"),
+        # A Scan reads one page (1 MB) at a time: the first holds tenant-a's large records.
+        ("a Scan by order id", scan_by_order, "tenant-a asks for o-5001"),
+        ("a Scan by order and tenant", scan_exact, "tenant-a asks for o-5001"),
         ("returns the item", the_item, "tenant-a asks for o-5001: its own status"),
         ("DynamoDB JSON", low_level, "tenant-a asks for o-5001: its own status"),
         ("'pending' when there is no record", pending_by_default, "which it does not have"),
@@ -536,12 +789,20 @@ def status_mutants(s):
         ("hard-codes tenant-a", tenant_a, "tenant-b asks for o-5001: its own status"),
         ("the order's sort key", order_sk, "tenant-a asks for o-5001: its own status"),
         ("the first payment of the partition", first_of_partition,
-         "tenant-a asks for o-5002: its own status"),
+         "tenant-a asks for o-5001: its own status"),
         ("the user as the tenant", user_as_tenant, "tenant-a asks for o-5001: its own status"),
         # The adversary's:
         ("a cache of statuses per tenant and order", cached, "read afresh"),
         ("a Scan of the tenant's rows when the item is missing", scan_fallback,
          "tenant-a asks for o-5009: one item read"),
+        ("a Query by sort-key prefix", prefix_query, "tenant-a asks for o-500, which it"),
+        ("a Query of the partition with a filter, one page", filter_query,
+         "tenant-a asks for o-5001: its own status"),
+        ("a cache of final statuses", cache_final, "read afresh"),
+        ("right only when the table's name says 'check'", name_sniffing,
+         "tenant-a asks for o-5001"),
+        ("the tenant from the user's e-mail domain", mail_domain,
+         "tenant-a asks for o-5001: its own status"),
     ]
     return [("6.4", bug, (fn,), case) for bug, fn, case in rows]
 
@@ -615,3 +876,22 @@ def test_learner_code_that_raises_or_returns_nothing_gets_a_report(solution, exe
         outcome = run(exercise, *functions, timeout=5)
         assert not outcome.passed and outcome.failed_case, outcome.message
         assert "could not run" not in outcome.message and "Traceback" not in outcome.message
+
+
+def endless_redrive(sqs, dlq_url, queue_url):
+    """Receives with VisibilityTimeout=0 and never deletes: the dead-letter queue never ends."""
+    while page := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
+                                      VisibilityTimeout=0).get("Messages"):
+        for message in page:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+    return 0
+
+
+def test_a_redrive_that_never_ends_is_stopped_after_its_report(solution):
+    before = set(threading.enumerate())
+    outcome = run("6.3", endless_redrive, solution["process_batch"], timeout=1)
+    assert not outcome.passed and "deleted its queues" in outcome.message, outcome.message
+    for thread in set(threading.enumerate()) - before:
+        if thread.name == "learner-code":
+            thread.join(10)  # bounded: the loop fails on its next call to a deleted queue
+            assert not thread.is_alive()

@@ -28,12 +28,15 @@ from ..scratch import ScratchTable, _check_session
 
 MAX_RECEIVES = 3
 TIMEOUT_LIMIT = 10.0  # a client timeout above this is no timeout at all for a payment
+TIMEOUT_MIN = 1.0  # the partner's ordinary answers take up to 0.4 s: a shorter timeout fails them
 MAX_ATTEMPTS = 5
 BASE, CAP = 1.0, 20.0  # the backoff the lab asks for: min(CAP, BASE * 2**(n-1)), jittered
 
 
 def ctx(tenant_id: str, tier: str = "basic") -> TenantContext:
-    return TenantContext(tenant_id=tenant_id, tier=tier, user=f"someone@{tenant_id}.example.com")
+    """A caller of one tenant whose e-mail domain is not the tenant's name (a user's address
+    says nothing about the tenant: the context's tenant_id does)."""
+    return TenantContext(tenant_id=tenant_id, tier=tier, user="dana@billing.example.net")
 
 
 _RESOURCES: dict[tuple[Any, str], Any] = {}
@@ -113,7 +116,8 @@ class Queues:
 
     def depth(self, url: str) -> int:
         attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
         return sum(int(v) for v in attributes.values())
 
     def send_many(self, url: str, messages: list[tuple[dict[str, Any], dict[str, str]]]) -> None:
@@ -150,6 +154,93 @@ def fresh_queues(lab: Lab, short_name: str = "check-payments") -> Queues:
     return Queues(lab, url, dlq_url)
 
 
+def no_real_time(params: dict[str, Any], **_: Any) -> None:
+    """Long polls and delays cut to zero (``before-parameter-build.sqs``): the check's queues
+    run on the simulated clock, so ``WaitTimeSeconds=20`` on an empty queue or
+    ``DelaySeconds=60`` on a send costs no real time and hides no message."""
+    for name in ("WaitTimeSeconds", "DelaySeconds"):
+        if name in params:
+            params[name] = 0
+    for entry in params.get("Entries") or []:
+        if isinstance(entry, dict) and "DelaySeconds" in entry:
+            entry["DelaySeconds"] = 0
+
+
+@contextmanager
+def handlers(client: Any, *pairs: tuple[str, Callable[..., Any]]) -> Iterator[None]:
+    """Event handlers on a (shared, cached) client for the length of a block, and no longer."""
+    events = client.meta.events
+    for event, handler in pairs:
+        events.register(event, handler)
+    try:
+        yield
+    finally:
+        for event, handler in pairs:
+            events.unregister(event, handler)
+
+
+class Deliveries:
+    """What the worker received and deleted on the payment queue, seen on its client's events.
+
+    At each delete, the order's record is read: a message deleted while its record still says
+    ``pending`` (or has none) is a payment lost if the worker dies right then. ``release``
+    makes what a killed worker held visible again, as its visibility timeout would on the
+    simulated clock (a worker may receive with a ``VisibilityTimeout`` of its own)."""
+
+    def __init__(self, lab: Lab, url: str, table_name: str) -> None:
+        self.lab, self.url, self.table_name = lab, url, table_name
+        self.held: dict[str, tuple[str, str] | None] = {}  # receipt handle -> order
+        self.early: list[str] = []
+
+    def before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["lab06_queue"] = params.get("QueueUrl")
+
+    def received(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if context.get("lab06_queue") != self.url:
+            return
+        for message in parsed.get("Messages", []):
+            try:
+                body = json.loads(message["Body"])
+                order = (body["tenant_id"], body["order_id"])
+            except (ValueError, KeyError, TypeError):
+                order = None
+            self.held[message["ReceiptHandle"]] = order
+
+    def deleting(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("QueueUrl") != self.url:
+            return
+        handles = ([params.get("ReceiptHandle")] if model.name == "DeleteMessage"
+                   else [e.get("ReceiptHandle") for e in params.get("Entries") or []
+                         if isinstance(e, dict)])
+        for handle in handles:
+            order = self.held.pop(handle, None)
+            if order is None:
+                continue
+            record = payment_record(self.lab, self.table_name, *order) or {}
+            if record.get("status") not in ("paid", "failed"):
+                self.early.append(f"{order[0]}/{order[1]} (record: "
+                                  f"{record.get('status', 'none')})")
+
+    def release(self) -> None:
+        sqs = self.lab.client("sqs")
+        for handle in list(self.held):
+            try:
+                sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=handle,
+                                              VisibilityTimeout=0)
+            except Exception:  # noqa: BLE001 - a handle that is gone needs no release
+                pass
+        self.held.clear()
+
+    @contextmanager
+    def watching(self, client: Any) -> Iterator[Deliveries]:
+        with handlers(client, ("before-parameter-build.sqs", no_real_time),
+                      ("before-parameter-build.sqs", self.before),
+                      ("after-call.sqs.ReceiveMessage", self.received),
+                      ("before-parameter-build.sqs.DeleteMessage", self.deleting),
+                      ("before-parameter-build.sqs.DeleteMessageBatch", self.deleting)):
+            yield self
+
+
 @dataclass
 class Rig:
     """Everything one worker case needs: queues, a table, a partner on a clock."""
@@ -167,6 +258,13 @@ class Rig:
     @property
     def charges(self) -> list[dict[str, Any]]:
         return self.partner.api.charges
+
+    def deliveries(self) -> Deliveries:
+        return Deliveries(self.queues.lab, self.queues.url, self.table.name)
+
+    @property
+    def worker_client(self) -> Any:
+        return self.queues.resource(self.queues.url).meta.client
 
     def use(self, scenario: Scenario) -> Rig:
         """The next part of a check: a new scenario and clock, no charges, empty queues."""

@@ -27,14 +27,21 @@ PLANTED = [("tenant-a", "o-5001", "paid"), ("tenant-b", "o-5001", "failed"),
            ("tenant-aa", "o-5001", "pending"), ("tenant-a", "o-5002", "pending"),
            ("tenant-a", "o-5003", "failed"), ("tenant-b", "o-5009", "paid"),
            ("tenant-k2", "o-5004", "paid")]
+# Records of tenant-a that sort before its o-5001 and fill more than one page of a Query (1 MB):
+# a reader that queries the partition and filters reads only the first page.
+PADDING = [(f"o-0{n:03d}", "pending") for n in range(3)]
+PAD = "x" * 350_000
+
 ASKED = [("tenant-a", "o-5001", "paid"), ("tenant-b", "o-5001", "failed"),
          ("tenant-aa", "o-5001", "pending"), ("tenant-a", "o-5002", "pending"),
          ("tenant-a", "o-5003", "failed"), ("tenant-k2", "o-5004", "paid")]
 
 
-def record(tenant: str, order: str, status: str) -> dict[str, Any]:
+def record(tenant: str, order: str, status: str, note: str = "") -> dict[str, Any]:
     item = {**payment_key(tenant, order), "tenant_id": tenant, "order_id": order,
             "idempotency_key": f"k-{tenant}-{order}", "status": status}
+    if note:
+        item["note"] = note
     if status == "paid":
         item["charge_id"] = f"ch_{order[-4:]}"
     if status == "failed":
@@ -61,8 +68,9 @@ def one_item_read(t: Trial, scratch: ScratchTable, mark: int, asked: str, sent: 
                     "f'PAYMENT#{order_id}'}).get('Item'); return item['status'] if item else "
                     "None")
 def check_status(payment_status: Any, t: Trial) -> None:
-    scratch = audited_table(t.lab, "check-payment-status")
-    scratch.put_many([record(*planted) for planted in PLANTED])
+    scratch = audited_table(t.lab, "payment-records")  # a name that says nothing of a check
+    scratch.put_many([record(*planted) for planted in PLANTED]
+                     + [record("tenant-a", order, status, PAD) for order, status in PADDING])
     for tenant, order, status in ASKED:
         sent = f"payment_status(table, {ctx(tenant)}, {order!r})"
         with t.case(f"{tenant} asks for {order}: its own status"):
@@ -78,7 +86,7 @@ def check_status(payment_status: Any, t: Trial) -> None:
             t.expect(got == status, repr(status), short(got), sent=sent, hint=OWN)
         one_item_read(t, scratch, mark, f"{tenant} asks for {order}", sent)
     for tenant, order in (("tenant-a", "o-5009"), ("tenant-zz", "o-5001"),
-                          ("tenant-a", "o-5999")):
+                          ("tenant-a", "o-5999"), ("tenant-a", "o-500")):
         sent = f"payment_status(table, {ctx(tenant)}, {order!r})"
         with t.case(f"{tenant} asks for {order}, which it does not have: None"):
             mark = scratch.mark()
@@ -90,9 +98,14 @@ def check_status(payment_status: Any, t: Trial) -> None:
                           "tenant's status is not this tenant's business. " + OWN)
         one_item_read(t, scratch, mark, f"{tenant} asks for {order}", sent)
     with t.case("a status that changed is read afresh"):
-        scratch.put_many([record("tenant-a", "o-5002", "paid")])
-        got = t.call(payment_status, scratch.table, ctx("tenant-a"), "o-5002")
-        t.expect(got == "paid", "'paid' (it was 'pending' when you last read it)", short(got),
-                 sent="payment_status(table, tenant-a, 'o-5002') after the worker paid it",
-                 hint="a status changes while the tenant watches: read it from the table on "
-                      "every call, never from a cache of your own.")
+        scratch.put_many([record("tenant-a", "o-5002", "paid"), record("tenant-a", "o-5003",
+                                                                      "paid")])
+        got = [t.call(payment_status, scratch.table, ctx("tenant-a"), order)
+               for order in ("o-5002", "o-5003")]
+        t.expect(got == ["paid", "paid"], "['paid', 'paid'] (they were 'pending' and 'failed' "
+                 "when you last read them)", short(got),
+                 sent="payment_status(table, tenant-a, 'o-5002') and (..., 'o-5003') after the "
+                      "worker paid one and a redrive paid the other",
+                 hint="a status changes while the tenant watches, even 'failed' (a redrive "
+                      "pays it): read it from the table on every call, never from a cache of "
+                      "your own.")

@@ -99,6 +99,8 @@ class PartnerAPI:
         if fate in ("error", "down"):
             words = "the partner is down" if fate == "down" else "temporarily unavailable"
             return 503, {"error": "unavailable", "detail": words}
+        if fate == "throttled":
+            return 429, {"error": "too many requests", "detail": "rate limited: slow down"}
         if float(body["amount"]) > self.scenario.limit:
             return 402, {"error": "declined", "detail": "card declined: amount over the limit"}
         if key is not None and key in self._by_key:

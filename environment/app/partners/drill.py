@@ -8,7 +8,8 @@ invariant the lab proves: every order ends paid (charged exactly once) or dead-l
 reason; none is lost, none is charged twice.
 
 ``call`` runs each learner function (a check passes one that turns mistakes into reports);
-it must let ``WorkerKilled`` through.
+it must let ``WorkerKilled`` through. ``after_kill`` runs once the first worker died (a check
+makes what it held visible again, as its visibility timeout would on the simulated clock).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def run_drill(worker: Worker, partner: Partner, sqs: Any, urls: tuple[str, str],
               records: Callable[[], list[dict[str, Any]]], process_batch: Callable,
               redrive: Callable, orders: list[Order], kill_after: int | None = 3,
               call: Callable[..., Any] = lambda fn, *args: fn(*args),
-              max_batches: int = 80) -> DrillReport:
+              max_batches: int = 80,
+              after_kill: Callable[[], Any] = lambda: None) -> DrillReport:
     url, dlq_url = urls
     for tenant, order, amount in orders:
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(
@@ -99,6 +101,7 @@ def run_drill(worker: Worker, partner: Partner, sqs: Any, urls: tuple[str, str],
             report.notes.append("the worker was never killed")
         except WorkerKilled:
             report.killed_at = worker.clock.now()
+        after_kill()  # what the dead worker held comes back (its visibility timeout, elapsed)
     report.batches += _until_empty(sqs, url, lambda: call(process_batch, worker), max_batches)
     worker.clock.advance_to(max([end for _, end in partner.api.scenario.outages], default=0.0))
     partner.api.recover()

@@ -3,7 +3,8 @@
 A scenario says how often the partner fails (503), how often it is slow (a latency longer than
 any sensible client timeout), when it is down (outage windows on the simulated clock, during
 which every call fails), and the first few outcomes outright (``script``), so a check can put
-exactly two failures before a success. The n-th call's fate depends only on the seed and n.
+exactly two failures before a success (a scripted ``throttled`` answers 429, rate limited).
+The n-th call's fate depends only on the seed and n.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-Fate = Literal["ok", "error", "slow", "down"]
-FATES: tuple[str, ...] = ("ok", "error", "slow", "down")
+Fate = Literal["ok", "error", "slow", "down", "throttled"]
+FATES: tuple[str, ...] = ("ok", "error", "slow", "down", "throttled")  # throttled: 429
 
 
 @dataclass(frozen=True)
