@@ -230,6 +230,11 @@ def _ships(services: Served, t: Trial, lab: Any, user: str, want: TenantContext,
     reply, _ = services.ask("order", "POST", f"/orders/{order_id}/fulfil", headers=headers)
     seen = list(services.seen["fulfilment"])
     got = services.headers["fulfilment"][-1] if services.headers["fulfilment"] else None
+    t.expect(reply.status == 200, "200 with the order and its fulfilment", str(reply),
+             hint=hint if reply.status == 502 else "return fulfilment's JSON (a dict).",
+             sent=f"Authorization of {user}; fulfilment received Authorization {short(got, 50)}")
+    t.expect(bool(seen) and all(ctx == want for ctx in seen), f"fulfilment resolved {want}",
+             f"fulfilment resolved {short(seen)}", hint=hint)
     t.expect(services.headers["fulfilment"] == [headers["Authorization"]],
              "fulfilment called once, with the caller's Authorization as it came",
              f"fulfilment received {[short(h, 50) for h in services.headers['fulfilment']]}",
@@ -239,11 +244,6 @@ def _ships(services: Served, t: Trial, lab: Any, user: str, want: TenantContext,
              f"fulfilment received {extra}",
              hint="forward only Authorization: a tenant header next to the token is one more "
                   "thing a service might believe, and a caller's lure travels with it.")
-    t.expect(reply.status == 200, "200 with the order and its fulfilment", str(reply),
-             hint=hint if reply.status == 502 else "return fulfilment's JSON (a dict).",
-             sent=f"Authorization of {user}; fulfilment received Authorization {short(got, 50)}")
-    t.expect(bool(seen) and all(ctx == want for ctx in seen), f"fulfilment resolved {want}",
-             f"fulfilment resolved {short(seen)}", hint=hint)
     stored = [item for item in raw_items(lab, table)
               if item.get("sk") == fulfilment_sk(order_id)]
     t.expect([item.get("pk") for item in stored] == [tenant_pk(want.tenant_id)],

@@ -161,18 +161,13 @@ def check_signed_events(publish_order_placed, handle_order_placed, t: Trial) -> 
     mark = lab.audit_mark() if audited else 0
     tables = Tables(lab, scratch.name)
     ledger, problem, wrote = _consume(lab, t, handle_order_placed, tables, sent)
-    tables.closed = True  # a handler thread still running after its time limit writes nowhere
     if problem == "not started":
+        tables.closed = True
         raise NotStarted("handle_order_placed still raises NotImplementedError")
     dead = {d.message_id: d for d in oe.dead_letters(lab.settings, ledger)}
     _consumer_cases(lab, t, sent, ids, ledger, dead, problem, scratch.name)
-    with t.case("a message the handler refuses changes nothing in the table"):
-        t.expect(not wrote, "the table as it was before each refused call",
-                 f"refused, yet the table changed: {wrote[:3]}",
-                 hint="verify before anything else, and write nothing you would have to undo: "
-                      "a claim written first and deleted on refusal (or left behind) is a write "
-                      "the forger chose.",
-                 code_hint="kms.verify(...) first; then vending.credentials; then put_item")
+    _lures(t, sent, ids, ledger, {(item.get("pk"), item.get("sk"))
+                                  for item in raw_items(lab, scratch.name)})
     _writes(lab, t, sent, ids, ledger, scratch.name, mark)
     with t.case("sent = processed + dead-lettered, every message counted once"):
         processed = set(ledger.processed)
@@ -184,6 +179,48 @@ def check_signed_events(publish_order_placed, handle_order_placed, t: Trial) -> 
             f"dead-lettered; lost: {lost}; both: {both}",
             hint="a message ends deleted (handled) or in the dead-letter queue; one the handler "
                  "neither finishes nor refuses is lost.")
+    records = {(item.get("pk"), item.get("sk")) for item in raw_items(lab, scratch.name)}
+    _refused(t, sent, ids, ledger, dead, records, {
+        "signed, but for no tenant": "a genuinely signed message with an empty tenant is "
+                                     "refused (no credentials, no fallback)",
+        "signed, but an order id too long to store": "a genuinely signed message whose record "
+                                                     "cannot be written is refused"})
+    with t.case("a message the handler refuses changes nothing in the table"):
+        t.expect(not wrote, "the table as it was before each refused call",
+                 f"refused, yet the table changed: {wrote[:3]}",
+                 hint="verify before anything else, and write nothing you would have to undo: "
+                      "a claim written first and deleted on refusal (or left behind) is a write "
+                      "the forger chose.",
+                 code_hint="kms.verify(...) first; then vending.credentials; then put_item")
+    if lab.settings.embedded and problem is None:
+        _kms_raises(lab, t, handle_order_placed, tables, sent)
+    tables.closed = True  # a handler thread still running after its time limit writes nowhere
+
+
+def _kms_raises(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Sent]) -> None:
+    """On AWS, Verify raises for a bad signature (the emulator answers False): with the lab key
+    disabled for a moment, Verify raises (DisabledException), and the consumer must refuse."""
+    kms = lab.settings.client("kms")
+    key = kms.describe_key(KeyId=alias(lab.settings, oe.SIGNING_KEY))["KeyMetadata"]["KeyId"]
+    again = [Sent("KMS raised", m.body) for m in sent if m.label in ("genuine", "tenant edited")]
+    again = [again[0], again[-1]]
+    with t.case("when kms.verify raises (as AWS does for a bad signature), the message is "
+                "refused"):
+        ids = _send(lab, again)
+        kms.disable_key(KeyId=key)
+        try:
+            ledger, problem, wrote = _consume(lab, t, handle, tables, again)
+        finally:
+            kms.enable_key(KeyId=key)
+        oe.dead_letters(lab.settings, ledger)
+        handled = [m.label for m, i in zip(again, ids, strict=True) if i in ledger.processed]
+        t.expect(problem is None and not handled and not wrote,
+                 "refused, and nothing written",
+                 problem or ("handled (deleted) while KMS raised" if handled else
+                             "the table changed"),
+                 hint="an error from KMS is not a valid signature: let it raise (or raise "
+                      "your own), never catch it and go on.",
+                 code_hint="no try/except ClientError around kms.verify")
 
 
 def _producer(lab: Lab, t: Trial, publish: Callable,
@@ -266,21 +303,23 @@ def _hostile(lab: Lab, genuine: list[Sent]) -> list[Sent]:
             **signed, "context": context, "order": order,
             "signature": signed_with(lab.settings, lab_key, context, order)}})
 
-    spoof = {"tenant_id": "tenant-b", "tier": "premium", "user": "mallory"}
-    lure_ghost = (tenant_pk("tenant-b"), fulfilment_sk(first.order_id))
+    # tenant-a's second order, so that what a lure writes is told apart from the edited ones
+    second = genuine[1]
+    spoof = {"tenant_id": "tenant-d", "tier": "premium", "user": "mallory"}
+    lure_ghost = (tenant_pk("tenant-d"), fulfilment_sk(second.order_id))
     context = signed.get("context") if isinstance(signed.get("context"), dict) else {}
     lures = [
-        Sent("detail.tenant_id beside the signed context", edited(first.body, **spoof),
-             first.context, first.order_id, lure_ghost, lure=True),
+        Sent("detail.tenant_id beside the signed context", edited(second.body, **spoof),
+             second.context, second.order_id, lure_ghost, lure=True),
         Sent("detail.tenant beside the signed context",
-             edited(first.body, tenant="tenant-b", tenant_tier="premium"), first.context,
-             first.order_id, lure_ghost, lure=True),
+             edited(second.body, tenant="tenant-d", tenant_tier="premium"), second.context,
+             second.order_id, lure_ghost, lure=True),
         Sent("detail.ctx beside the signed context",
-             edited(first.body, ctx=spoof, tenant_context=spoof, claims=spoof), first.context,
-             first.order_id, lure_ghost, lure=True),
+             edited(second.body, ctx=spoof, tenant_context=spoof, claims=spoof),
+             second.context, second.order_id, lure_ghost, lure=True),
         Sent("a top-level tenant_id after the signed detail",
-             json.dumps({**json.loads(first.body), **spoof, "tenant": "tenant-b"}),
-             first.context, first.order_id, lure_ghost, lure=True),
+             json.dumps({**json.loads(second.body), **spoof, "tenant": "tenant-d"}),
+             second.context, second.order_id, lure_ghost, lure=True),
     ]
     return [*genuine, Sent("duplicate", first.body, first.context, first.order_id), *lures,
             Sent("signed, but for no tenant",
@@ -388,12 +427,7 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
             t.expect(got == message.context, f"{message.context}", short(got),
                      hint="return TenantContext(**detail['context']) of the verified envelope: "
                           "tenant, tier and user, as the producer signed them.")
-    _lures(t, sent, ids, ledger, records)
     hostile = {
-        "signed, but for no tenant": "a genuinely signed message with an empty tenant is "
-                                     "refused (no credentials, no fallback)",
-        "signed, but an order id too long to store": "a genuinely signed message whose record "
-                                                     "cannot be written is refused",
         "tenant edited": "a message whose tenant was edited after signing is refused",
         "tier edited": "a message whose tier was edited after signing is refused",
         "order edited": "a message whose order was edited after signing is refused",
@@ -403,6 +437,13 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
         "not JSON": "a message that is not JSON (poison) ends in the dead-letter queue",
         "not an event": "a JSON message that is not an event ends in the dead-letter queue",
     }
+    _refused(t, sent, ids, ledger, dead, records, hostile)
+
+
+def _refused(t: Trial, sent: list[Sent], ids: list[str], ledger: oe.Ledger,
+             dead: dict[str, oe.DeadLetter], records: set[tuple[Any, Any]],
+             hostile: dict[str, str]) -> None:
+    processed = set(ledger.processed)
     labels = [m.label for m in sent]
     for label, name in hostile.items():
         message_id = ids[labels.index(label)]
