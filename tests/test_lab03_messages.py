@@ -184,3 +184,25 @@ def test_kms_refuses_a_disabled_key_as_aws_does(lab):
         kms.enable_key(KeyId=key)
         assert kms.verify(Signature=signature, **args)["SignatureValid"] is True
         kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+
+
+def test_a_tenant_session_may_batch_write_its_own_partition_only(lab):
+    """The tenant-scoped role allows BatchWriteItem (boto3's batch_writer) under the same
+    LeadingKeys condition as PutItem: its own partition, never another tenant's."""
+    from botocore.exceptions import ClientError
+
+    from checks.scratch import fresh_table, raw_items
+    from environment.app.vending import TenantVending
+
+    table = fresh_table(lab, "test-lab3-batch")
+    mine = TenantVending(lab.settings).session("tenant-a").resource("dynamodb").Table(
+        table.name)
+    with mine.batch_writer() as writer:
+        writer.put_item(Item={"pk": "TENANT#tenant-a", "sk": "FULFILMENT#1"})
+    with pytest.raises(ClientError) as refused:
+        mine.meta.client.batch_write_item(RequestItems={table.name: [
+            {"PutRequest": {"Item": {"pk": {"S": "TENANT#tenant-a"}, "sk": {"S": "F#2"}}}},
+            {"PutRequest": {"Item": {"pk": {"S": "TENANT#tenant-b"}, "sk": {"S": "F#3"}}}}]})
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert [(i["pk"], i["sk"]) for i in raw_items(lab, table.name)] == [
+        ("TENANT#tenant-a", "FULFILMENT#1")]
