@@ -2,10 +2,12 @@
 
 The learner's one resolver is served behind the order, product and fulfilment services (each
 with a thin recording wrapper of the check's own). The three must resolve every tenant's token
-to the same, whole context; a lure in the headers changes nothing; and the fulfilment service,
-which the order service calls from inside the system, answers 401 to a request that brings no
-token, only an ``x-tenant-id``, or a token it must not accept. "Internal" is no proof of
-identity: everything on the network can reach it.
+to the same, whole context; a lure in the headers (any spelling of a tenant or user header)
+changes nothing on any route; and every service, the fulfilment service the order service calls
+"from inside" included, answers 401 on every route to a request that brings no token, only an
+``x-tenant-id``, a token in a cookie, or any token lab 1 refuses (forged, expired 50 minutes
+ago, keyed by the token's own header). A context remembered per token must not outlive its
+``exp``. "Internal" is no proof of identity: everything on the network can reach it.
 """
 
 from __future__ import annotations
