@@ -4,8 +4,11 @@ The check serves the fulfilment service with the kit's own resolver (so 3.1 does
 3.2) behind a recording wrapper, and the order service with the learner's hop as its ``fulfil``
 hook. For every tenant, a second user included, fulfilment must resolve the caller's whole
 context from the token the hop forwarded, and the shipment must land in that tenant's
-partition (read back with the kit's own client). A fulfilment that refuses must make the
-order service answer 502, not a success with an error inside.
+partition (read back with the kit's own client); fulfilment must receive exactly the caller's
+Authorization, once, and no tenant header beside it, also with callers of two tenants at once.
+A fulfilment that refuses (any 4xx or 5xx, any body; a 4xx only once, so that a retry as
+someone else would show) or cannot be reached must make the order service answer 502, in time,
+not a success with an error inside.
 """
 
 from __future__ import annotations

@@ -9,6 +9,13 @@ the learner's ``handle_order_placed`` for a bounded number of receives. It then 
 the account saw: which message ids were deleted, which reached the dead-letter queue and why,
 which records the table holds (the kit's own read), and, in the IAM gate's audit trail, which
 session made each write. Every message sent must be counted once: processed or dead-lettered.
+
+The hostile messages are built from the learner's own genuine ones: unsigned tenant copies beside
+a signed envelope (handled as signed, or refused), a forger's message in which every name of the
+lab key is the forger key's, and genuinely signed messages a consumer cannot act on (no tenant, a
+record too big to store), which must fail without a fallback. The whole table, attributes and
+all, is read after every handler call: a refused call changes nothing. Last, the lab key is
+disabled for a moment so that ``kms.verify`` raises, as AWS does for a bad signature.
 """
 
 from __future__ import annotations
