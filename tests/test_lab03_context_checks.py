@@ -682,8 +682,15 @@ def envelope_mutants(s):
             done.add(order["order_id"])
         return TenantContext(**context)
 
+    def sniffs_the_check(body, orders_table):  # strict only when the check seems to be calling
+        if type(orders_table).__name__ == "Tables":
+            return handle(body, orders_table)
+        return trusts(body, orders_table)
+
     copies = "unsigned tenant copies"
     return [
+        ("3.3", "adversary: strict only under the check's own table class",
+         (publish, sniffs_the_check), "tenant was edited"),
         ("3.3", "adversary: an unsigned detail.tenant_id wins", (publish, unsigned_tenant_first),
          copies),
         ("3.3", "adversary: the tenant found in the raw text", (publish, tenant_from_the_text),

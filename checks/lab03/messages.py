@@ -375,6 +375,9 @@ def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Se
     wrote: list[str] = []
     before = [_snapshot(lab, tables.name)]
 
+    def orders_table(credentials: dict[str, Any]) -> Any:  # a plain function, as in the lab
+        return tables(credentials)
+
     def refused(body: str, why: str) -> RuntimeError:
         after = _snapshot(lab, tables.name)
         if after != before[0]:
@@ -384,7 +387,7 @@ def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Se
 
     def call(fn: Callable, body: str) -> Any:
         try:
-            value = call_with_timeout(fn, body, tables, timeout=t.timeout)
+            value = call_with_timeout(fn, body, orders_table, timeout=t.timeout)
         except NotStarted as stub:
             # a stub only when the very first genuine message meets it; later, it is how
             # this handler refuses a message (an event type it does not handle, say)
