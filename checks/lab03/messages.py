@@ -425,7 +425,10 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
                      hint="a genuine message must be handled, and a duplicate is genuine too "
                           "(SQS delivers at least once): write one record per order (the same "
                           "key), so handling it twice changes nothing. AccessDenied means the "
-                          "write used credentials of another tenant than the message's.",
+                          "write used credentials of another tenant than the message's. A "
+                          "signature refused here: verify through kms.verify with MessageType "
+                          "'RAW' (the emulator has no 'DIGEST', and its PSS salt is not AWS's, "
+                          "so an offline check with the public key fails here).",
                      code_hint="orders_table(vending.credentials(ctx.tenant_id)).put_item("
                                "Item={'pk': tenant_pk(ctx.tenant_id), 'sk': fulfilment_sk("
                                "order['order_id']), ...})")
