@@ -37,7 +37,7 @@ from environment.lab import Lab
 
 from ..enforcement import require_enforcement
 from ..framework import NotStarted, Raised, TimedOut, Trial, call_with_timeout, exercise, short
-from ..scratch import fresh_table, raw_items
+from ..scratch import fresh_table, kit_table, raw_items
 from .envelopes import (
     detail_of,
     edited,
@@ -357,10 +357,15 @@ def _send(lab: Lab, sent: list[Sent]) -> list[str]:
     return [sqs.send_message(QueueUrl=url, MessageBody=m.body)["MessageId"] for m in sent]
 
 
-def _snapshot(lab: Lab, table: str) -> list[str]:
-    """The whole table, attributes and all, as comparable text."""
-    return sorted(json.dumps(item, sort_keys=True, default=str)
-                  for item in raw_items(lab, table))
+def _snapshot(table: Any) -> list[str]:
+    """The whole table (a boto3 Table of the kit's), attributes and all, as comparable text."""
+    items, scan = [], {}
+    while True:
+        page = table.scan(**scan)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted(json.dumps(item, sort_keys=True, default=str) for item in items)
+        scan = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Sent]
@@ -373,13 +378,14 @@ def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Se
     for message in sent:
         label.setdefault(message.body, message.label)
     wrote: list[str] = []
-    before = [_snapshot(lab, tables.name)]
+    kit = kit_table(lab, tables.name)  # one resource for every read: building one costs
+    before = [_snapshot(kit)]
 
     def orders_table(credentials: dict[str, Any]) -> Any:  # a plain function, as in the lab
         return tables(credentials)
 
     def refused(body: str, why: str) -> RuntimeError:
-        after = _snapshot(lab, tables.name)
+        after = _snapshot(kit)
         if after != before[0]:
             wrote.append(label.get(body, "a message"))
         before[0] = after
@@ -401,7 +407,7 @@ def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Se
         except Raised as raised:
             raise refused(body, f"{raised}{raised.where}") from None
         state["handled"] += 1
-        before[0] = _snapshot(lab, tables.name)
+        before[0] = _snapshot(kit)
         return value
 
     ledger = oe.consume(lab.settings, handle, call=call)
