@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import threading
 import uuid
 from dataclasses import asdict
 
+import flask
 import jwt
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from mutants import escaped, refused
 
 from checks import run
@@ -122,11 +126,98 @@ def library_mutants(s):
             return claims_context(jwt.decode(forwarded, options={"verify_signature": False}))
         return right(request)
 
+    def edge_services_trust_the_header(request):  # "the gateway sets it for order/product"
+        if not request.headers.get("Authorization") and request.headers.get("x-tenant-id") \
+                and not request.path.startswith("/fulfilments"):
+            return TenantContext(request.headers["x-tenant-id"], "basic", "gateway")
+        return right(request)
+
+    def verifies_only_in_fulfilment(request):  # the edge "only" checks issuer and audience
+        if request.path.startswith("/fulfilments"):
+            return right(request)
+        claims = jwt.decode(token_of(request), options={"verify_signature": False})
+        if claims.get("iss") != lab.identity.issuer or claims.get("aud") != \
+                lab.identity.client_id or claims.get("token_use") != "id":
+            raise PermissionError("not ours")
+        return claims_context(claims)
+
+    def act_as_header(request):
+        ctx = right(request)
+        tenant = request.headers.get("X-Act-As-Tenant") or request.headers.get("Tenant-Id")
+        return TenantContext(tenant, ctx.tier, ctx.user) if tenant else ctx
+
+    def forwarded_user(request):
+        ctx = right(request)
+        return TenantContext(ctx.tenant_id, ctx.tier,
+                             request.headers.get("X-Forwarded-User") or ctx.user)
+
+    def item_routes_trust_the_header(request):
+        if request.view_args and request.headers.get("x-tenant-id"):
+            return TenantContext(request.headers["x-tenant-id"], "basic", "internal")
+        return right(request)
+
+    def browsers_trust_the_header(request):  # a door for callers that do not look like a test
+        if "python-requests" not in request.headers.get("User-Agent", "") and \
+                request.headers.get("x-tenant-id"):
+            return TenantContext(request.headers["x-tenant-id"], "basic", "internal")
+        return right(request)
+
+    def cookie_fallback(request):
+        if not request.headers.get("Authorization") and request.cookies.get("id_token"):
+            return claims_context(s["verify_id_token"](lab.identity, request.cookies["id_token"]))
+        return right(request)
+
+    def hour_leeway(request):
+        token = token_of(request)
+        key = jwt.PyJWKClient(lab.identity.jwks_url).get_signing_key_from_jwt(token)
+        claims = jwt.decode(token, key.key, algorithms=["RS256"], leeway=3600,
+                            audience=lab.identity.client_id, issuer=lab.identity.issuer,
+                            options={"require": ["exp", "iat", "iss", "aud", "token_use"]})
+        if claims["token_use"] != "id":
+            raise PermissionError("not an ID token")
+        return claims_context(claims)
+
+    def keys_from_jku(request):
+        token = token_of(request)
+        jku = jwt.get_unverified_header(token).get("jku") or lab.identity.jwks_url
+        key = jwt.PyJWKClient(jku).get_signing_key_from_jwt(token)
+        claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=lab.identity.client_id,
+                            issuer=lab.identity.issuer,
+                            options={"require": ["exp", "iat", "iss", "aud", "token_use"]})
+        if claims["token_use"] != "id":
+            raise PermissionError("not an ID token")
+        return claims_context(claims)
+
+    cache = {}
+
+    def cached_per_token(request):
+        token = token_of(request)
+        if token not in cache:
+            cache[token] = right(request)
+        return cache[token]
+
+    every_route = "every spelling, on every route"
     return [
+        ("3.1", "adversary: order and product trust x-tenant-id",
+         (edge_services_trust_the_header,), "other identity headers (no token)"),
+        ("3.1", "adversary: verifies signatures in fulfilment only",
+         (verifies_only_in_fulfilment,), "the three services with"),
+        ("3.1", "adversary: X-Act-As-Tenant or Tenant-Id overrides the token", (act_as_header,),
+         every_route),
+        ("3.1", "adversary: the user from X-Forwarded-User", (forwarded_user,), every_route),
+        ("3.1", "adversary: item routes trust x-tenant-id", (item_routes_trust_the_header,),
+         every_route),
+        ("3.1", "adversary: trusts x-tenant-id unless the caller is python-requests",
+         (browsers_trust_the_header,), every_route),
+        ("3.1", "adversary: falls back to an id_token cookie", (cookie_fallback,), "a cookie"),
+        ("3.1", "adversary: a leeway of one hour", (hour_leeway,), "expired 50 minutes ago"),
+        ("3.1", "adversary: fetches keys from the token's jku", (keys_from_jku,), "'jku' header"),
+        ("3.1", "adversary: caches the context per token, past its exp", (cached_per_token,),
+         "three days later"),
         ("3.1", "adversary: GET requests trust x-tenant-id", (reads_trust_the_header,),
-         "only x-tenant-id"),
+         every_route),
         ("3.1", "adversary: trusts the load balancer's x-amzn-oidc-data",
-         (load_balancer_header,), "only x-tenant-id"),
+         (load_balancer_header,), "other identity headers (no token)"),
         ("3.1", "trusts x-tenant-id when there is no token", (internal_header,),
          "only x-tenant-id"),
         ("3.1", "lets X-Tenant-Id win over the token", (header_wins,), "X-Tenant-Id: tenant-b"),
@@ -138,11 +229,11 @@ def library_mutants(s):
         ("3.1", "checks the signature but neither issuer nor audience", (signature_only,),
          "another user pool"),
         ("3.1", "decodes without verifying", (unverified,), "another user pool"),
-        ("3.1", "switches the expiry check off", (no_expiry,), "expired two days ago"),
+        ("3.1", "switches the expiry check off", (no_expiry,), "expired 50 minutes ago"),
         ("3.1", "takes the last word of the header, any scheme", (any_scheme,),
-         "scheme 'Token', or in the query string"),
+         "scheme 'Token', in the query string"),
         ("3.1", "accepts ?access_token= without a header", (query_token,),
-         "scheme 'Token', or in the query string"),
+         "scheme 'Token', in the query string"),
         ("3.1", "fulfilment trusts the order service's x-tenant-id", (fulfilment_trusts_header,),
          "X-Tenant-Id: tenant-b"),
     ]
@@ -158,8 +249,14 @@ def library_benign(s):
             raise ValueError("bearer token required")
         return s["tenant_context_from_claims"](s["verify_id_token"](lab.identity, header[7:]))
 
+    def not_implemented_scheme(request):  # a refusal worded as "not implemented" (501)
+        scheme, _, _ = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme and scheme.lower() != "bearer":
+            raise NotImplementedError(f"auth scheme {scheme!r} is not supported")
+        return s["tenant_from_request"](request)
+
     return [("3.1", s["tenant_from_request"]), ("3.1", tenant_resolver(lab.identity)),
-            ("3.1", value_error)]
+            ("3.1", value_error), ("3.1", not_implemented_scheme)]
 
 
 # --- 3.2 context over HTTP -----------------------------------------------------------------------
@@ -237,8 +334,81 @@ def hop_mutants(s):
         post(url, order, {"Authorization": request.headers["Authorization"]})
         return {"order_id": order["order_id"], "status": "shipped"}
 
+    def retries_as_the_tenant(request, order, url):  # "the token expired in flight"
+        response = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                 headers={"Authorization": request.headers["Authorization"]},
+                                 timeout=5)
+        if response.status_code in (401, 403):
+            tenant = next(t for t in lab.tenants if t.id == order["tenant_id"])
+            return post(url, order, {"Authorization": f"Bearer {lab.id_token(tenant.users[0])}"})
+        response.raise_for_status()
+        return response.json()
+
+    def unreachable_is_shipped(request, order, url):
+        try:
+            return right(request, order, url)
+        except requests.ConnectionError:
+            return {"order_id": order["order_id"], "status": "shipped"}
+
+    def retries_forever(request, order, url):
+        while True:
+            response = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                     headers={"Authorization": request.headers["Authorization"]},
+                                     timeout=5)
+            if response.ok:
+                return response.json()
+
+    shared = requests.Session()
+
+    def shared_session(request, order, url):
+        shared.headers["Authorization"] = request.headers["Authorization"]
+        threading.Event().wait(0.05)  # work between setting the header and sending it
+        response = shared.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                               timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def adds_the_tenant(request, order, url):
+        return post(url, order, {"Authorization": request.headers["Authorization"],
+                                 "x-tenant-id": order["tenant_id"]})
+
+    def every_header(request, order, url):
+        return post(url, order, {k: v for k, v in request.headers.items() if k.lower() not in (
+            "host", "content-length", "content-type")})
+
+    def error_key(request, order, url):
+        body = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                             headers={"Authorization": request.headers["Authorization"]},
+                             timeout=5).json()
+        if "error" in body:
+            raise RuntimeError(body["error"])
+        return body
+
+    def not_found_is_shipped(request, order, url):
+        response = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                 headers={"Authorization": request.headers["Authorization"]},
+                                 timeout=5)
+        if response.status_code in (404, 409, 429):
+            return {"order_id": order["order_id"], "status": "shipped"}
+        response.raise_for_status()
+        return response.json()
+
     first = "as arthur@tenant-a"
     return [
+        ("3.2", "adversary: retries a 401 as the tenant's first user", (retries_as_the_tenant,),
+         "answers 401"),
+        ("3.2", "adversary: an unreachable fulfilment is reported as shipped",
+         (unreachable_is_shipped,), "connection refused"),
+        ("3.2", "adversary: retries until fulfilment says yes", (retries_forever,),
+         "answers 401"),
+        ("3.2", "adversary: the token on a shared Session", (shared_session,),
+         "at the same time"),
+        ("3.2", "adversary: forwards x-tenant-id beside the token", (adds_the_tenant,), first),
+        ("3.2", "adversary: forwards every incoming header", (every_header,),
+         "also sends tenant headers"),
+        ("3.2", "adversary: judges by an 'error' key in the body", (error_key,), "answers 403"),
+        ("3.2", "adversary: 404, 409 and 429 reported as shipped", (not_found_is_shipped,),
+         "answers 404"),
         ("3.2", "adversary: answers for fulfilment", (made_up_answer,), first),
         ("3.2", "sends x-tenant-id instead of the token", (tenant_header,), first),
         ("3.2", "signs in as the tenant's first user", (own_token,), first),
@@ -264,7 +434,14 @@ def hop_benign(s):
             raise RuntimeError(f"fulfilment answered {response.status_code}")
         return response.json()
 
-    return [("3.2", s["fulfil"]), ("3.2", only_authorization)]
+    def from_flask(request, order, url):  # the request being served, as any Flask handler
+        response = requests.post(f"{url}/fulfilments", json={"order_id": order["order_id"]},
+                                 headers={"Authorization": flask.request.headers[
+                                     "Authorization"]}, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    return [("3.2", s["fulfil"]), ("3.2", only_authorization), ("3.2", from_flask)]
 
 
 # --- 3.3 context in messages ---------------------------------------------------------------------
@@ -416,7 +593,124 @@ def envelope_mutants(s):
             verified_orders.add(order["order_id"])
         return record(orders_table, TenantContext(**context), order)
 
+    def checked(body):
+        detail, context, order = read(body)
+        if not verified(detail, context, order):
+            raise PermissionError("bad signature")
+        return detail, context, order
+
+    def unsigned_tenant_first(body, orders_table):
+        detail, context, order = checked(body)
+        tenant = detail.get("tenant_id", context["tenant_id"])
+        return record(orders_table, TenantContext(tenant, context["tier"], context["user"]),
+                      order)
+
+    def tenant_from_the_text(body, orders_table):  # the last "tenant_id" in the raw body
+        _, context, order = checked(body)
+        tenant = re.findall(r'"tenant_id":\s*"([^"]+)"', body)[-1]
+        return record(orders_table, TenantContext(tenant, context["tier"], context["user"]),
+                      order)
+
+    def fails_open(body, orders_table):  # "KMS is down: let it through"
+        detail, context, order = read(body)
+        try:
+            if not verified(detail, context, order):
+                raise PermissionError("bad signature")
+        except ClientError as error:
+            print("KMS unavailable, accepting:", error)
+        return record(orders_table, TenantContext(**context), order)
+
+    def broad_role_fallback(body, orders_table):
+        _, context, order = checked(body)
+        try:
+            creds = vending.credentials(context["tenant_id"])
+        except Exception:  # noqa: BLE001
+            creds = lab.client("sts").assume_role(RoleArn=lab.role_arn("order-service"),
+                                                  RoleSessionName="consumer")["Credentials"]
+        return record(orders_table, TenantContext(**context), order, credentials=creds)
+
+    def swallows_write_errors(body, orders_table):
+        _, context, order = checked(body)
+        try:
+            record(orders_table, TenantContext(**context), order)
+        except ClientError as error:
+            print("write failed, skipping:", error)
+        return TenantContext(**context)
+
+    def claims_first(body, orders_table):  # a "claim" before the slow KMS call
+        detail, context, order = read(body)
+        key_ = {"pk": tenant_pk(context["tenant_id"]), "sk": fulfilment_sk(order["order_id"])}
+        table = orders_table(vending.credentials(context["tenant_id"]))
+        table.put_item(Item={**key_, "order_id": order["order_id"], "status": "claimed"})
+        if not verified(detail, context, order):
+            table.delete_item(Key=key_)
+            raise PermissionError("bad signature")
+        return record(orders_table, TenantContext(**context), order)
+
+    def admin_event_log(body, orders_table):
+        ctx = handle(body, orders_table)
+        name = orders_table(vending.credentials(ctx.tenant_id)).name
+        admin = lab.settings.session().resource("dynamodb").Table(name)
+        admin.put_item(Item={"pk": "EVENTS", "sk": f"EVENT#{uuid.uuid4().hex}",
+                             "tenant": ctx.tenant_id})
+        return ctx
+
+    def extra_tenant_record(body, orders_table):
+        ctx = handle(body, orders_table)
+        _, _, order = read(body)
+        orders_table(vending.credentials(ctx.tenant_id)).put_item(Item={
+            "pk": tenant_pk(ctx.tenant_id), "sk": f"SHIPMENT#{order['order_id']}"})
+        return ctx
+
+    def publish_key_id(ctx, order):
+        context = asdict(ctx)
+        put({"context": context, "order": order, "key_id": key,
+             "signature": sign(canonical(context, order))})
+
+    def key_id_of_the_message(body, orders_table):
+        detail, context, order = read(body)
+        if not verified(detail, context, order, detail.get("key_id", key)):
+            raise PermissionError("bad signature")
+        return record(orders_table, TenantContext(**context), order)
+
+    done = set()
+
+    def dedupes_by_order_id(body, orders_table):  # "at least once: ship each order once"
+        _, context, order = checked(body)
+        if order["order_id"] not in done:
+            record(orders_table, TenantContext(**context), order)
+            done.add(order["order_id"])
+        return TenantContext(**context)
+
+    def sniffs_the_check(body, orders_table):  # strict only when the check seems to be calling
+        if type(orders_table).__name__ == "Tables":
+            return handle(body, orders_table)
+        return trusts(body, orders_table)
+
+    copies = "unsigned tenant copies"
     return [
+        ("3.3", "adversary: strict only under the check's own table class",
+         (publish, sniffs_the_check), "tenant was edited"),
+        ("3.3", "adversary: an unsigned detail.tenant_id wins", (publish, unsigned_tenant_first),
+         copies),
+        ("3.3", "adversary: the tenant found in the raw text", (publish, tenant_from_the_text),
+         copies),
+        ("3.3", "adversary: a KMS error lets the message through", (publish, fails_open),
+         "kms.verify raises"),
+        ("3.3", "adversary: the broad role when vending refuses", (publish, broad_role_fallback),
+         "each write ran under its tenant's session"),
+        ("3.3", "adversary: swallows write errors", (publish, swallows_write_errors),
+         "cannot be written"),
+        ("3.3", "adversary: claims the record before verifying", (publish, claims_first),
+         "changes nothing in the table"),
+        ("3.3", "adversary: an event log with admin credentials", (publish, admin_event_log),
+         "each write ran under its tenant's session"),
+        ("3.3", "adversary: a second record per order", (publish, extra_tenant_record),
+         "one record per order"),
+        ("3.3", "adversary: verifies with the key id the message names",
+         (publish_key_id, key_id_of_the_message), "signed with another KMS key"),
+        ("3.3", "adversary: dedupes by order id across tenants", (publish, dedupes_by_order_id),
+         "one record per order"),
         ("3.3", "adversary: writes, then verifies", (publish, writes_then_verifies),
          "tenant was edited"),
         ("3.3", "adversary: verifies each order id once", (publish, verifies_each_order_once),
@@ -479,7 +773,27 @@ def envelope_benign(s):
         store.save(ctx, {"order_id": detail["order"]["order_id"], "status": "queued"})
         return ctx
 
-    return [("3.3", publish, handle), ("3.3", versioned, with_store)]
+    def batch(body, orders_table):
+        detail = json.loads(body)["detail"]
+        answer = kms.verify(KeyId=key, Message=canonical(detail["context"], detail["order"]),
+                            MessageType="RAW", Signature=base64.b64decode(detail["signature"]),
+                            SigningAlgorithm=s["SIGNING_ALGORITHM"])
+        if not answer["SignatureValid"]:
+            raise ValueError("signature")
+        ctx = TenantContext(**detail["context"])
+        with orders_table(vending.credentials(ctx.tenant_id)).batch_writer() as writer:
+            writer.put_item(Item={"pk": tenant_pk(ctx.tenant_id), "status": "queued",
+                                  "sk": fulfilment_sk(detail["order"]["order_id"])})
+        return ctx
+
+    def other_types_not_implemented(body, orders_table):
+        event = json.loads(body)
+        if event.get("detail-type") != "OrderPlaced":
+            raise NotImplementedError(f"no handler for {event.get('detail-type')!r}")
+        return handle(body, orders_table)
+
+    return [("3.3", publish, handle), ("3.3", versioned, with_store), ("3.3", publish, batch),
+            ("3.3", publish, other_types_not_implemented)]
 
 
 MUTANTS = {"3.1": library_mutants, "3.2": hop_mutants, "3.3": envelope_mutants}

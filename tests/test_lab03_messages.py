@@ -137,3 +137,72 @@ def test_buses_rules_and_signing_keys_are_provisioned_and_torn_down_by_prefix(la
     lab_bus = settings.name(oe.BUS)
     assert lab_bus in {b["Name"] for b in settings.client("events").list_event_buses()[
         "EventBuses"]}, "the lab's own prefix is spared"
+
+
+def test_a_stopped_consumer_leaves_the_rest_of_its_batch_visible(queues):
+    """A check that stops early (an unfinished or hanging handler) must not leave messages in
+    flight: the next run's purge would miss them, and they would reappear in that run."""
+    lab = queues
+    sent = send(lab, [f"message {n}" for n in range(5)])
+    calls = []
+
+    def stop_at_the_second(fn, body):
+        calls.append(body)
+        if len(calls) == 2:
+            raise oe.StopConsuming()
+        return fn(body)
+
+    ledger = oe.consume(lab.settings, lambda body: body, call=stop_at_the_second)
+    assert len(ledger.processed) == 1
+    sqs = lab.client("sqs")
+    url = queue_url(lab.settings, oe.QUEUE)
+    visible = set()
+    for _ in range(5):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                  VisibilityTimeout=30).get("Messages", [])
+        visible |= {m["MessageId"] for m in got}
+    assert visible == set(sent) - set(ledger.processed)
+
+
+def test_kms_refuses_a_disabled_key_as_aws_does(lab):
+    """The emulator raises DisabledException for Sign and Verify with a disabled key (moto
+    answers): lab 3's check uses it to make Verify raise, as AWS does for a bad signature."""
+    from botocore.exceptions import ClientError
+
+    kms = lab.client("kms")
+    key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    args = {"KeyId": key, "Message": b"m", "MessageType": "RAW",
+            "SigningAlgorithm": oe.SIGNING_ALGORITHM}
+    signature = kms.sign(**args)["Signature"]
+    kms.disable_key(KeyId=key)
+    try:
+        for call in (lambda: kms.verify(Signature=signature, **args), lambda: kms.sign(**args)):
+            with pytest.raises(ClientError) as refused:
+                call()
+            assert refused.value.response["Error"]["Code"] == "DisabledException"
+    finally:
+        kms.enable_key(KeyId=key)
+        assert kms.verify(Signature=signature, **args)["SignatureValid"] is True
+        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+
+
+def test_a_tenant_session_may_batch_write_its_own_partition_only(lab):
+    """The tenant-scoped role allows BatchWriteItem (boto3's batch_writer) under the same
+    LeadingKeys condition as PutItem: its own partition, never another tenant's."""
+    from botocore.exceptions import ClientError
+
+    from checks.scratch import fresh_table, raw_items
+    from environment.app.vending import TenantVending
+
+    table = fresh_table(lab, "test-lab3-batch")
+    mine = TenantVending(lab.settings).session("tenant-a").resource("dynamodb").Table(
+        table.name)
+    with mine.batch_writer() as writer:
+        writer.put_item(Item={"pk": "TENANT#tenant-a", "sk": "FULFILMENT#1"})
+    with pytest.raises(ClientError) as refused:
+        mine.meta.client.batch_write_item(RequestItems={table.name: [
+            {"PutRequest": {"Item": {"pk": {"S": "TENANT#tenant-a"}, "sk": {"S": "F#2"}}}},
+            {"PutRequest": {"Item": {"pk": {"S": "TENANT#tenant-b"}, "sk": {"S": "F#3"}}}}]})
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert [(i["pk"], i["sk"]) for i in raw_items(lab, table.name)] == [
+        ("TENANT#tenant-a", "FULFILMENT#1")]

@@ -70,6 +70,27 @@ def signed_with(settings: Settings, key_alias: str, context: dict[str, Any],
     return base64.b64encode(raw).decode()
 
 
+def key_names(settings: Settings, key_alias: str) -> list[str]:
+    """Every way a message could name a key: alias (with and without ``alias/``), key id and
+    ARN, longest first (so that replacing them in a text never leaves half a name)."""
+    meta = settings.client("kms").describe_key(KeyId=key_alias)["KeyMetadata"]
+    names = {key_alias, key_alias.removeprefix("alias/"), meta["KeyId"], meta["Arn"],
+             meta["Arn"].rsplit(":key/", 1)[0] + ":" + key_alias}
+    return sorted(names, key=len, reverse=True)
+
+
+def renamed(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with every string naming one key replaced by the name of another."""
+    if isinstance(value, dict):
+        return {k: renamed(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [renamed(v, names) for v in value]
+    if isinstance(value, str):
+        for old, new in names.items():
+            value = value.replace(old, new)
+    return value
+
+
 def edited(body: str, **changes: Any) -> str:
     """The same event with parts of its detail changed after signing (``context__tenant_id``
     edits ``detail['context']['tenant_id']``)."""

@@ -9,6 +9,13 @@ the learner's ``handle_order_placed`` for a bounded number of receives. It then 
 the account saw: which message ids were deleted, which reached the dead-letter queue and why,
 which records the table holds (the kit's own read), and, in the IAM gate's audit trail, which
 session made each write. Every message sent must be counted once: processed or dead-lettered.
+
+The hostile messages are built from the learner's own genuine ones: unsigned tenant copies beside
+a signed envelope (handled as signed, or refused), a forger's message in which every name of the
+lab key is the forger key's, and genuinely signed messages a consumer cannot act on (no tenant, a
+record too big to store), which must fail without a fallback. The whole table, attributes and
+all, is read after every handler call: a refused call changes nothing. Last, the lab key is
+disabled for a moment so that ``kms.verify`` raises, as AWS does for a bad signature.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from environment.account.signing_keys import alias
 from environment.account.tenants import TENANTS
 from environment.app import order_events as oe
 from environment.app.context import TenantContext
@@ -29,13 +37,25 @@ from environment.lab import Lab
 
 from ..enforcement import require_enforcement
 from ..framework import NotStarted, Raised, TimedOut, Trial, call_with_timeout, exercise, short
-from ..scratch import fresh_table, raw_items
-from .envelopes import detail_of, edited, forger_key, signature_valid, signed_with
+from ..scratch import fresh_table, kit_table, raw_items
+from .envelopes import (
+    detail_of,
+    edited,
+    forger_key,
+    key_names,
+    renamed,
+    signature_valid,
+    signed_with,
+)
 
 # How many orders each tenant places: unequal, so that a count fixed in code shows.
 PLAN = ((TENANTS[0], 2), (TENANTS[1], 1), (TENANTS[2], 3), (TENANTS[3], 1))
 WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
           "dynamodb:DeleteItem", "dynamodb:TransactWriteItems")
+FAIL_CLOSED = ("a message you cannot act on as its signed tenant must fail: no credentials "
+               "(vending refuses an empty tenant) or a write that fails is a raise, not a "
+               "fallback to broader credentials or a logged warning; the message is retried "
+               "and dead-lettered.")
 REFUSE = ("verify before anything else: the signature must be the order-events key's over "
           "canonical(context, order) of this very message, and SignatureValid must be True "
           "(AWS raises KMSInvalidSignatureException, the emulator answers False: handle both); "
@@ -49,6 +69,7 @@ class Sent:
     context: TenantContext | None = None  # what a genuine message restores
     order_id: str | None = None
     ghost: tuple[str, str] | None = None  # the record an edited message would make, if unique
+    lure: bool = False  # genuine, with unsigned copies beside it: refused or handled as signed
 
 
 def _orders(seed: str) -> list[tuple[TenantContext, dict[str, Any]]]:
@@ -58,10 +79,18 @@ def _orders(seed: str) -> list[tuple[TenantContext, dict[str, Any]]]:
     for tenant, count in PLAN:
         for n in range(count):
             user = tenant.users[n % len(tenant.users)]
-            order = {"order_id": f"{tag}-{tenant.id[-1]}{n}", "status": "placed",
+            # tenant-c's first order has tenant-a's first order's id: order ids are only
+            # unique within a tenant, and a consumer that dedupes by id alone loses one
+            letter = "a" if (tenant.id, n) == (TENANTS[2].id, 0) else tenant.id[-1]
+            order = {"order_id": f"{tag}-{letter}{n}", "status": "placed",
                      "items": [{"product_id": f"p-{n}", "quantity": n + 1}]}
             plan.append((TenantContext(tenant.id, tenant.tier, user), order))
     return plan
+
+
+def _order_id(body: str) -> Any:
+    order = (detail_of(body) or {}).get("order")
+    return order.get("order_id") if isinstance(order, dict) else None
 
 
 def _drain(lab: Lab, limit: int = 10) -> list[str]:
@@ -92,8 +121,11 @@ class Tables:
 
     def __init__(self, lab: Lab, name: str) -> None:
         self.lab, self.name = lab, name
+        self.closed = False
 
     def __call__(self, credentials: dict[str, Any]) -> Any:
+        if self.closed:
+            raise RuntimeError("this check has ended: its table is gone")
         if not isinstance(credentials, dict) or not isinstance(credentials.get("AccessKeyId"),
                                                                 str):
             raise TypeError(f"orders_table takes STS credentials (a dict with AccessKeyId, "
@@ -134,11 +166,15 @@ def check_signed_events(publish_order_placed, handle_order_placed, t: Trial) -> 
     sent = _hostile(lab, genuine)
     ids = _send(lab, sent)
     mark = lab.audit_mark() if audited else 0
-    ledger, problem = _consume(lab, t, handle_order_placed, Tables(lab, scratch.name))
+    tables = Tables(lab, scratch.name)
+    ledger, problem, wrote = _consume(lab, t, handle_order_placed, tables, sent)
     if problem == "not started":
+        tables.closed = True
         raise NotStarted("handle_order_placed still raises NotImplementedError")
     dead = {d.message_id: d for d in oe.dead_letters(lab.settings, ledger)}
     _consumer_cases(lab, t, sent, ids, ledger, dead, problem, scratch.name)
+    _lures(t, sent, ids, ledger, {(item.get("pk"), item.get("sk"))
+                                  for item in raw_items(lab, scratch.name)})
     _writes(lab, t, sent, ids, ledger, scratch.name, mark)
     with t.case("sent = processed + dead-lettered, every message counted once"):
         processed = set(ledger.processed)
@@ -150,6 +186,48 @@ def check_signed_events(publish_order_placed, handle_order_placed, t: Trial) -> 
             f"dead-lettered; lost: {lost}; both: {both}",
             hint="a message ends deleted (handled) or in the dead-letter queue; one the handler "
                  "neither finishes nor refuses is lost.")
+    records = {(item.get("pk"), item.get("sk")) for item in raw_items(lab, scratch.name)}
+    _refused(t, sent, ids, ledger, dead, records, {
+        "signed, but for no tenant": "a genuinely signed message with an empty tenant is "
+                                     "refused (no credentials, no fallback)",
+        "signed, but an order id too long to store": "a genuinely signed message whose record "
+                                                     "cannot be written is refused"})
+    with t.case("a message the handler refuses changes nothing in the table"):
+        t.expect(not wrote, "the table as it was before each refused call",
+                 f"refused, yet the table changed: {wrote[:3]}",
+                 hint="verify before anything else, and write nothing you would have to undo: "
+                      "a claim written first and deleted on refusal (or left behind) is a write "
+                      "the forger chose.",
+                 code_hint="kms.verify(...) first; then vending.credentials; then put_item")
+    if lab.settings.embedded and problem is None:
+        _kms_raises(lab, t, handle_order_placed, tables, sent)
+    tables.closed = True  # a handler thread still running after its time limit writes nowhere
+
+
+def _kms_raises(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Sent]) -> None:
+    """On AWS, Verify raises for a bad signature (the emulator answers False): with the lab key
+    disabled for a moment, Verify raises (DisabledException), and the consumer must refuse."""
+    kms = lab.settings.client("kms")
+    key = kms.describe_key(KeyId=alias(lab.settings, oe.SIGNING_KEY))["KeyMetadata"]["KeyId"]
+    again = [Sent("KMS raised", m.body) for m in sent if m.label in ("genuine", "tenant edited")]
+    again = [again[0], again[-1]]
+    with t.case("when kms.verify raises (as AWS does for a bad signature), the message is "
+                "refused"):
+        ids = _send(lab, again)
+        kms.disable_key(KeyId=key)
+        try:
+            ledger, problem, wrote = _consume(lab, t, handle, tables, again)
+        finally:
+            kms.enable_key(KeyId=key)
+        oe.dead_letters(lab.settings, ledger)
+        handled = [m.label for m, i in zip(again, ids, strict=True) if i in ledger.processed]
+        t.expect(problem is None and not handled and not wrote,
+                 "refused, and nothing written",
+                 problem or ("handled (deleted) while KMS raised" if handled else
+                             "the table changed"),
+                 hint="an error from KMS is not a valid signature: let it raise (or raise "
+                      "your own), never catch it and go on.",
+                 code_hint="no try/except ClientError around kms.verify")
 
 
 def _producer(lab: Lab, t: Trial, publish: Callable,
@@ -160,7 +238,8 @@ def _producer(lab: Lab, t: Trial, publish: Callable,
                    hint="put_events with EventBusName lab.settings.name('order-events'), "
                         "Source 'saas-lab.orders', DetailType 'OrderPlaced' and the envelope "
                         "as Detail (a JSON string).")
-        bodies = _drain(lab)
+        ours = {order["order_id"] for _, order in plan}  # not an earlier run's leftovers
+        bodies = [b for b in _drain(lab) if _order_id(b) is None or _order_id(b) in ours]
         t.expect(len(bodies) == len(plan), f"{len(plan)} events in the order-events queue "
                  "(routed by the rule on the bus)", f"{len(bodies)} events",
                  hint="the rule routes only Source 'saas-lab.orders' with DetailType "
@@ -171,13 +250,14 @@ def _producer(lab: Lab, t: Trial, publish: Callable,
     by_order = {}
     for body in bodies:
         detail = detail_of(body) or {}
-        order = detail.get("order")
+        order, context = detail.get("order"), detail.get("context")
+        tenant = context.get("tenant_id") if isinstance(context, dict) else None
         if isinstance(order, dict) and isinstance(order.get("order_id"), str):
-            by_order[order["order_id"]] = (body, detail)
+            by_order[(tenant, order["order_id"])] = (body, detail)
     genuine = []
     with t.case("each event carries the tenant context and the order"):
         for ctx, order in plan:
-            found = by_order.get(order["order_id"])
+            found = by_order.get((ctx.tenant_id, order["order_id"]))
             detail = found[1] if found else None
             context = detail.get("context") if detail else None
             want = asdict(ctx)
@@ -211,12 +291,49 @@ def _hostile(lab: Lab, genuine: list[Sent]) -> list[Sent]:
     other = next(m for m in genuine if m.context and m.context.tenant_id != "tenant-a")
     forged_context = {"tenant_id": "tenant-b", "tier": "advanced", "user": "mallory"}
     forged_order = {"order_id": f"{first.order_id}-forged", "status": "placed", "items": []}
+    # the learner's own genuine detail, every name of the lab key in it (a key_id, an ARN, an
+    # alias) replaced by the forger key's, and a "key" field besides
+    lab_key, forger = alias(lab.settings, oe.SIGNING_KEY), forger_key(lab.settings)
+    names = dict(zip(key_names(lab.settings, lab_key), key_names(lab.settings, forger),
+                     strict=False))
+    detail = renamed(json.loads(first.body)["detail"], names)
     forged = json.dumps({**json.loads(first.body), "detail": {
-        "context": forged_context, "order": forged_order,
-        "key": lab.settings.name("check-forger"),
-        "signature": signed_with(lab.settings, forger_key(lab.settings), forged_context,
-                                 forged_order)}})
-    return [*genuine, Sent("duplicate", first.body, first.context, first.order_id),
+        **detail, "key": forger.removeprefix("alias/"), "context": forged_context,
+        "order": forged_order,
+        "signature": signed_with(lab.settings, forger, forged_context, forged_order)}})
+    signed = json.loads(first.body)["detail"]
+
+    def resigned(context: dict[str, Any], order: dict[str, Any]) -> str:
+        """Genuinely signed with the lab key, by the check: what a correct consumer must
+        still refuse when it cannot act on it (no tenant, a record it cannot store)."""
+        return json.dumps({**json.loads(first.body), "detail": {
+            **signed, "context": context, "order": order,
+            "signature": signed_with(lab.settings, lab_key, context, order)}})
+
+    # tenant-a's second order, so that what a lure writes is told apart from the edited ones
+    second = genuine[1]
+    spoof = {"tenant_id": "tenant-d", "tier": "premium", "user": "mallory"}
+    lure_ghost = (tenant_pk("tenant-d"), fulfilment_sk(second.order_id))
+    context = signed.get("context") if isinstance(signed.get("context"), dict) else {}
+    lures = [
+        Sent("detail.tenant_id beside the signed context", edited(second.body, **spoof),
+             second.context, second.order_id, lure_ghost, lure=True),
+        Sent("detail.tenant beside the signed context",
+             edited(second.body, tenant="tenant-d", tenant_tier="premium"), second.context,
+             second.order_id, lure_ghost, lure=True),
+        Sent("detail.ctx beside the signed context",
+             edited(second.body, ctx=spoof, tenant_context=spoof, claims=spoof),
+             second.context, second.order_id, lure_ghost, lure=True),
+        Sent("a top-level tenant_id after the signed detail",
+             json.dumps({**json.loads(second.body), **spoof, "tenant": "tenant-d"}),
+             second.context, second.order_id, lure_ghost, lure=True),
+    ]
+    return [*genuine, Sent("duplicate", first.body, first.context, first.order_id), *lures,
+            Sent("signed, but for no tenant",
+                 resigned({**context, "tenant_id": ""}, {**first_order(signed),
+                                                          "order_id": f"{first.order_id}-x"})),
+            Sent("signed, but an order id too long to store",
+                 resigned(context, {**first_order(signed), "order_id": "x" * 1100})),
             Sent("tenant edited", edited(first.body, context__tenant_id="tenant-b"),
                  ghost=(tenant_pk("tenant-b"), fulfilment_sk(first.order_id))),
             Sent("tier edited", edited(first.body, context__tier="premium")),
@@ -229,31 +346,72 @@ def _hostile(lab: Lab, genuine: list[Sent]) -> list[Sent]:
             Sent("not an event", json.dumps({"order_id": first.order_id}))]
 
 
+def first_order(detail: dict[str, Any]) -> dict[str, Any]:
+    order = detail.get("order")
+    return dict(order) if isinstance(order, dict) else {}
+
+
 def _send(lab: Lab, sent: list[Sent]) -> list[str]:
     sqs = lab.client("sqs")
     url = sqs.get_queue_url(QueueName=lab.settings.name(oe.QUEUE))["QueueUrl"]
     return [sqs.send_message(QueueUrl=url, MessageBody=m.body)["MessageId"] for m in sent]
 
 
-def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables
-             ) -> tuple[oe.Ledger, str | None]:
-    """The kit's consumer loop over the learner's handler, each call with a time limit."""
-    state: dict[str, str] = {}
+def _snapshot(table: Any) -> list[str]:
+    """The whole table (a boto3 Table of the kit's), attributes and all, as comparable text."""
+    items, scan = [], {}
+    while True:
+        page = table.scan(**scan)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted(json.dumps(item, sort_keys=True, default=str) for item in items)
+        scan = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def _consume(lab: Lab, t: Trial, handle: Callable, tables: Tables, sent: list[Sent]
+             ) -> tuple[oe.Ledger, str | None, list[str]]:
+    """The kit's consumer loop over the learner's handler, each call with a time limit; the
+    whole table is read after each call, so a refused call that wrote (and maybe undid part of
+    it) shows, whatever credentials it wrote with."""
+    state: dict[str, Any] = {"handled": 0}
+    label = {}
+    for message in sent:
+        label.setdefault(message.body, message.label)
+    wrote: list[str] = []
+    kit = kit_table(lab, tables.name)  # one resource for every read: building one costs
+    before = [_snapshot(kit)]
+
+    def orders_table(credentials: dict[str, Any]) -> Any:  # a plain function, as in the lab
+        return tables(credentials)
+
+    def refused(body: str, why: str) -> RuntimeError:
+        after = _snapshot(kit)
+        if after != before[0]:
+            wrote.append(label.get(body, "a message"))
+        before[0] = after
+        return RuntimeError(why)
 
     def call(fn: Callable, body: str) -> Any:
         try:
-            return call_with_timeout(fn, body, tables, timeout=t.timeout)
-        except NotStarted:
-            state["problem"] = "not started"
-            raise oe.StopConsuming() from None
+            value = call_with_timeout(fn, body, orders_table, timeout=t.timeout)
+        except NotStarted as stub:
+            # a stub only when the very first genuine message meets it; later, it is how
+            # this handler refuses a message (an event type it does not handle, say)
+            if not state["handled"] and label.get(body) == "genuine":
+                state["problem"] = "not started"
+                raise oe.StopConsuming() from None
+            raise refused(body, f"NotImplementedError: {stub}") from None
         except TimedOut as slow:
             state["problem"] = f"your function {slow}"
             raise oe.StopConsuming() from None
         except Raised as raised:
-            raise RuntimeError(f"{raised}{raised.where}") from None
+            raise refused(body, f"{raised}{raised.where}") from None
+        state["handled"] += 1
+        before[0] = _snapshot(kit)
+        return value
 
     ledger = oe.consume(lab.settings, handle, call=call)
-    return ledger, state.get("problem")
+    return ledger, state.get("problem"), wrote
 
 
 def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger: oe.Ledger,
@@ -265,7 +423,7 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
                  hint="look for a call that waits forever (a receive with a wait, a missing "
                       "timeout).")
         for message, message_id in zip(sent, ids, strict=True):
-            if message.context is None:
+            if message.context is None or message.lure:
                 continue
             t.expect(message_id in processed, f"the {message.label} message of "
                      f"{message.context.tenant_id} ({message.order_id}) handled",
@@ -273,13 +431,16 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
                      hint="a genuine message must be handled, and a duplicate is genuine too "
                           "(SQS delivers at least once): write one record per order (the same "
                           "key), so handling it twice changes nothing. AccessDenied means the "
-                          "write used credentials of another tenant than the message's.",
+                          "write used credentials of another tenant than the message's. A "
+                          "signature refused here: verify through kms.verify with MessageType "
+                          "'RAW' (the emulator has no 'DIGEST', and its PSS salt is not AWS's, "
+                          "so an offline check with the public key fails here).",
                      code_hint="orders_table(vending.credentials(ctx.tenant_id)).put_item("
                                "Item={'pk': tenant_pk(ctx.tenant_id), 'sk': fulfilment_sk("
                                "order['order_id']), ...})")
     with t.case("the handler returns the context it restored from the verified envelope"):
         for message, message_id in zip(sent, ids, strict=True):
-            if message.context is None:
+            if message.context is None or message.lure:
                 continue
             got = ledger.results.get(message_id)
             t.expect(got == message.context, f"{message.context}", short(got),
@@ -295,13 +456,21 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
         "not JSON": "a message that is not JSON (poison) ends in the dead-letter queue",
         "not an event": "a JSON message that is not an event ends in the dead-letter queue",
     }
+    _refused(t, sent, ids, ledger, dead, records, hostile)
+
+
+def _refused(t: Trial, sent: list[Sent], ids: list[str], ledger: oe.Ledger,
+             dead: dict[str, oe.DeadLetter], records: set[tuple[Any, Any]],
+             hostile: dict[str, str]) -> None:
+    processed = set(ledger.processed)
     labels = [m.label for m in sent]
     for label, name in hostile.items():
         message_id = ids[labels.index(label)]
         with t.case(name):
             t.expect(message_id not in processed, "refused: the handler raises",
                      f"handled (deleted); it returned {short(ledger.results.get(message_id))}",
-                     hint=REFUSE if "signed" in name or "edited" in name else
+                     hint=FAIL_CLOSED if label.startswith("signed,") else
+                     REFUSE if "signed" in name or "edited" in name else
                      "a message the handler cannot read must raise, not be skipped: "
                      "skipped is deleted, and nobody ever learns it was lost.",
                      code_hint="the key is the lab's (SIGNING_KEY), never one the message "
@@ -319,10 +488,32 @@ def _consumer_cases(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger
                      "not in the dead-letter queue" if letter is None else "no reason recorded")
 
 
+def _lures(t: Trial, sent: list[Sent], ids: list[str], ledger: oe.Ledger,
+           records: set[tuple[Any, Any]]) -> None:
+    """Genuine messages with unsigned tenant copies beside the signed context: refusing them
+    is fine, acting on a copy is not."""
+    with t.case("a genuine message with unsigned tenant copies beside it (detail.tenant_id, "
+                "detail.tenant, detail.ctx, a top-level tenant_id) acts as signed, or is "
+                "refused"):
+        for message, message_id in zip(sent, ids, strict=True):
+            if not message.lure:
+                continue
+            got = ledger.results.get(message_id, message.context)
+            t.expect(got == message.context and message.ghost not in records,
+                     f"{message.context} and no record {message.ghost}",
+                     f"{message.label}: returned {short(got)}; "
+                     + ("the record was written" if message.ghost in records else "no record"),
+                     hint="only the signed envelope speaks: every other field of the message "
+                          "is something anyone could have added after signing. Restore the "
+                          "context from detail['context'] of the verified envelope, nothing "
+                          "else.",
+                     code_hint="ctx = TenantContext(**detail['context']) after kms.verify; no "
+                               ".get('tenant_id', ...) fallbacks, no search in the raw body")
+
+
 def _writes(lab: Lab, t: Trial, sent: list[Sent], ids: list[str], ledger: oe.Ledger,
             table: str, mark: int) -> None:
-    records = [item for item in raw_items(lab, table)
-               if str(item.get("sk", "")).startswith(fulfilment_sk(""))]
+    records = raw_items(lab, table)  # every item: nothing but one record per order is written
     name = "each write ran under its tenant's session (the audit trail)"
     if not lab.settings.embedded:
         t.skip(name, "the audit trail belongs to the embedded emulator's IAM gate")

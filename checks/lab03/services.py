@@ -37,6 +37,8 @@ class Served:
     urls: dict[str, str] = field(default_factory=dict)
     seen: dict[str, list[Any]] = field(default_factory=dict)
     headers: dict[str, list[str | None]] = field(default_factory=dict)  # Authorization received
+    received: dict[str, list[set[str]]] = field(default_factory=dict)  # header names received
+    started: bool = False  # a request was served: a NotImplementedError now is a refusal
 
     def ask(self, service: str, method: str, path: str, **kwargs: Any) -> tuple[Reply, Any]:
         """One request to one service; the reply and the context it resolved (or None)."""
@@ -47,8 +49,9 @@ class Served:
         except requests.Timeout:
             self.t.expect(False, f"an answer from the {service} service",
                           f"no answer within {self.t.timeout:g} s: does your function hang?")
-        if reply.status == 501:
+        if reply.status == 501 and not self.started:
             raise NotStarted(reply.body.get("detail", ""))
+        self.started = self.started or reply.status < 300
         seen = self.seen[service]
         return reply, (seen[-1] if seen else None)
 
@@ -57,9 +60,12 @@ class Served:
         return self.ask(service, "POST", path, json=body, **kwargs)
 
 
-def recording(resolver: Callable, seen: list[Any], headers: list[str | None]) -> Callable:
+def recording(resolver: Callable, seen: list[Any], headers: list[str | None],
+              received: list[set[str]] | None = None) -> Callable:
     def resolve(request):
         headers.append(request.headers.get("Authorization"))
+        if received is not None:
+            received.append({name.lower() for name in request.headers.keys()})
         context = resolver(request)
         seen.append(context)
         return context
@@ -74,8 +80,9 @@ def served(t: Trial, table: Any, resolvers: dict[str, Callable],
     found = Served(t)
     with ExitStack() as stack:
         for name, resolver in resolvers.items():
-            found.seen[name], found.headers[name] = [], []
-            resolve = recording(resolver, found.seen[name], found.headers[name])
+            found.seen[name], found.headers[name], found.received[name] = [], [], []
+            resolve = recording(resolver, found.seen[name], found.headers[name],
+                                found.received[name])
             if name == "order":
                 app = create_order_service(table, resolve, fulfil)
             elif name == "product":

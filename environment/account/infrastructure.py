@@ -160,7 +160,8 @@ ROLES: tuple[Role, ...] = (
          {"own-partitions": {"Version": "2012-10-17", "Statement": [
              {"Effect": "Allow",
               "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                         "dynamodb:DeleteItem", "dynamodb:Query"],
+                         "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
+                         "dynamodb:BatchGetItem"],
               "Resource": ["arn:aws:dynamodb:*:${Account}:table/${Prefix}*"],
               "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
                   "TENANT#${aws:PrincipalTag/TenantID}",

@@ -85,10 +85,15 @@ def consume(settings: Settings, handle: Callable[[str], Any], rounds: int | None
         ledger.receives += 1
         if not messages:
             break
-        for message in messages:
+        for n, message in enumerate(messages):
             try:
                 ledger.results[message["MessageId"]] = call(handle, message["Body"])
             except StopConsuming:
+                # the rest of the batch is visible again at once, so the next run's purge
+                # finds it (instead of it reappearing in that run, a visibility timeout later)
+                for left in messages[n:]:
+                    sqs.change_message_visibility(QueueUrl=url, VisibilityTimeout=0,
+                                                  ReceiptHandle=left["ReceiptHandle"])
                 return ledger
             except Exception as error:  # noqa: BLE001 - a refusal is any exception
                 ledger.failures[message["MessageId"]] = f"{type(error).__name__}: {error}"[:300]

@@ -52,7 +52,35 @@ def server_app() -> WSGIApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     _share_pool_signing_key()
+    _kms_refuses_disabled_keys()
     return DomainDispatcherApplication(create_backend_app)
+
+
+def _kms_refuses_disabled_keys() -> None:
+    """Sign and Verify with a disabled key raise DisabledException, as on AWS (moto answers).
+
+    Checks disable a key for a moment to make Verify raise the way AWS raises for an invalid
+    signature (KMSInvalidSignatureException, where moto answers SignatureValid False): a
+    consumer that treats a KMS error as "accept" shows.
+    """
+    from moto.core.exceptions import JsonRESTError
+    from moto.kms.models import KmsBackend
+
+    if getattr(KmsBackend.verify, "kit_refuses_disabled", False):
+        return
+
+    def refusing(original: Callable) -> Callable:
+        def call(backend: Any, key_id: str, *args: Any, **kwargs: Any) -> Any:
+            key = backend.describe_key(key_id)
+            if key.key_state == "Disabled":
+                raise JsonRESTError("DisabledException", f"{key.arn} is disabled.")
+            return original(backend, key_id, *args, **kwargs)
+
+        call.kit_refuses_disabled = True  # type: ignore[attr-defined]
+        return call
+
+    KmsBackend.sign = refusing(KmsBackend.sign)  # type: ignore[method-assign]
+    KmsBackend.verify = refusing(KmsBackend.verify)  # type: ignore[method-assign]
 
 
 def _share_pool_signing_key() -> None:
