@@ -111,7 +111,7 @@ def closed_port() -> str:
 
 
 def place(services: Served, t: Trial, headers: dict[str, str]) -> str:
-    reply, _ = services.ask("order", "POST", "/orders", json={"items": [
+    reply, _ = services.ask("order", "POST", "/orders", learner=False, json={"items": [
         {"product_id": "p-1", "quantity": 2}]}, headers=headers)
     t.expect(reply.status == 201 and isinstance(reply.body.get("order_id"), str),
              "the order service places the order (201)", str(reply))
