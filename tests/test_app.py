@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
+from boto3.dynamodb.conditions import Key
 
 from environment.app.auth import tenant_resolver
 from environment.app.context import TenantContext
@@ -37,7 +40,20 @@ def test_each_tenant_sees_only_its_own_orders_over_http(lab, services):
     alice = requests.get(f"{orders}/orders", headers=bearer(lab, "alice@tenant-a.example.com"),
                          timeout=10).json()
     assert alice["tenant_id"] == "tenant-a"
-    assert {o["tenant_id"] for o in alice["orders"]} == {"tenant-a"}
+    # Exactly what tenant-a's partition holds (other tests may have written raw items there
+    # too), as the kit reads it: alice's new order in it, bob's not.
+    held = lab.table("orders").query(
+        KeyConditionExpression=Key("pk").eq("TENANT#tenant-a") & Key("sk").begins_with("ORDER#"))
+    expected = [{k: v for k, v in item.items() if k not in ("pk", "sk")} for item in held["Items"]]
+
+    def canonical(item: dict) -> str:  # DynamoDB gives Decimal, the service plain JSON numbers
+        return json.dumps(item, sort_keys=True,
+                          default=lambda n: int(n) if n == int(n) else float(n))
+
+    assert sorted(map(canonical, alice["orders"])) == sorted(map(canonical, expected))
+    listed = {o.get("order_id") for o in alice["orders"]}
+    assert placed["alice@tenant-a.example.com"]["order_id"] in listed
+    assert placed["bob@tenant-b.example.com"]["order_id"] not in listed
     bobs_order = placed["bob@tenant-b.example.com"]["order_id"]
     stolen = requests.get(f"{orders}/orders/{bobs_order}", timeout=10,
                           headers=bearer(lab, "alice@tenant-a.example.com"))
