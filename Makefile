@@ -63,7 +63,8 @@ lab: $(STAMP) env
 ## the browser smoke test when Chromium is installed (skipped, and listed as skipped, otherwise)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	UV=$(UV) $(PY) -m pytest tests solutions --nbval --nbval-current-env
+	UV=$(UV) $(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile tests solutions --nbval \
+		--nbval-current-env
 
 ## test-browser: only the real-browser smoke test (JupyterLab in headless Chromium); fails without Chromium
 test-browser: $(STAMP)
