@@ -24,7 +24,7 @@ def escaped(mutants: Iterable[Mutant]) -> list[str]:
         outcome = run(exercise, *functions)
         if outcome.passed or catching_case not in (outcome.failed_case or ""):
             slipped.append(f"{exercise} {bug}: {outcome.failed_case!r} {outcome.message[:300]}")
-        elif "bug in the kit" in outcome.message:
+        elif "bug in the kit" in outcome.message or "Traceback" in outcome.message:
             slipped.append(f"{exercise} {bug}: the report blames the kit: {outcome.message}")
     return slipped
 
@@ -38,3 +38,17 @@ def refused(benign: Iterable[tuple]) -> list[str]:
             names = ", ".join(getattr(f, "__name__", "?") for f in functions)
             wrong.append(f"{exercise} ({names}): {outcome.message[:400]} {outcome.skipped}")
     return wrong
+
+
+def assert_caught(table: list[Mutant]) -> None:
+    """An exercise's mutant table: at least 8 plausible mistakes, each caught by its own case
+    with a teaching report (never one that blames the kit or shows a traceback)."""
+    assert len(table) >= 8, f"{table[0][0] if table else 'an exercise'} needs at least 8 mutants"
+    slipped = escaped(table)
+    assert not slipped, "\n".join(slipped)
+
+
+def assert_accepted(benign: Iterable[tuple]) -> None:
+    """An exercise's benign variants: every correct answer written differently passes."""
+    wrong = refused(benign)
+    assert not wrong, "\n".join(wrong)
