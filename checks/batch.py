@@ -104,11 +104,7 @@ def grade_many(paths: list[Path], jobs: int = 1, cell_timeout: int = CELL_TIMEOU
         def one(path: Path) -> NotebookResult:
             slot = free.get()
             try:
-                try:
-                    slot.prepare()
-                except LabError as error:
-                    return NotebookResult(path, None, problem=f"no emulator to grade on: {error}")
-                result = grade(path, cell_timeout, notebook_timeout, env=slot.env)
+                result = _graded_on(slot, path, cell_timeout, notebook_timeout)
             finally:
                 free.put(slot)
             if done is not None:
@@ -117,3 +113,23 @@ def grade_many(paths: list[Path], jobs: int = 1, cell_timeout: int = CELL_TIMEOU
 
         with ThreadPoolExecutor(max_workers=free.qsize(), thread_name_prefix="grade") as pool:
             return list(pool.map(one, paths))
+
+
+def _graded_on(slot: Slot, path: Path, cell_timeout: int, notebook_timeout: int,
+               attempts: int = 2) -> NotebookResult:
+    """One notebook on a freshly reset slot. An error of the kernel machinery itself (a kernel
+    that could not start on a loaded machine; nbclient then fails in its own clean-up) is not
+    the submission's doing: the notebook is graded once more on a reset account, and if that
+    fails too it is reported as a problem of this notebook, never a stop of the whole run."""
+    failure = ""
+    for _ in range(attempts):
+        try:
+            slot.prepare()
+        except LabError as error:
+            return NotebookResult(path, None, problem=f"no emulator to grade on: {error}")
+        try:
+            return grade(path, cell_timeout, notebook_timeout, env=slot.env)
+        except Exception as error:  # noqa: BLE001 - nbclient and jupyter_client raise many kinds
+            failure = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+    return NotebookResult(path, None, problem=f"the grader could not run this notebook's "
+                                              f"kernel ({attempts} tries): {failure}")

@@ -161,3 +161,25 @@ def test_graded_kernels_share_a_bytecode_cache_only_where_python_is_told_to_writ
     assert slot.settings.state_dir == tmp_path / "slot-0"
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
     assert bytecode_cache(tmp_path) == {}  # the install's own bytecode is used as it is
+
+
+def test_a_kernel_that_fails_to_start_is_retried_then_reported_never_a_stop(tmp_path,
+                                                                             monkeypatch):
+    """nbclient can fail in its own clean-up when a kernel does not start on a loaded machine:
+    that notebook is graded once more on a reset account, then reported; the run goes on."""
+    from checks import batch
+
+    calls: list[str] = []
+
+    def flaky(path, *args, **kwargs):
+        calls.append(path.name)
+        if path.name == "always.ipynb" or calls.count(path.name) == 1:
+            raise AssertionError("nbclient: self.km is None")  # as in _async_cleanup_kernel
+        return batch.NotebookResult(path, 1)
+
+    monkeypatch.setattr(batch, "grade", flaky)
+    paths = [_submission(tmp_path, name, "1") for name in ("once.ipynb", "always.ipynb")]
+    once, always = batch.grade_many(paths, jobs=1)
+    assert once.problem == "" and calls.count("once.ipynb") == 2
+    assert "could not run this notebook's kernel (2 tries): AssertionError" in always.problem
+    assert calls.count("always.ipynb") == 2
