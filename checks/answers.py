@@ -13,6 +13,8 @@ from typing import Any
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
+from environment.emulator import free_port
+
 from .framework import short
 
 
@@ -42,3 +44,9 @@ def attempt(call: Callable[[], Any]) -> str:
     except (BotoCoreError, Exception) as error:  # noqa: BLE001 - a client built wrongly
         return f"{type(error).__name__}: {error}"
     return "allowed"
+
+
+def nobody_listening() -> str:
+    """A loopback URL whose port was free a moment ago: connecting is refused at once (a
+    downstream service that is gone, for checks of how a hop reports it)."""
+    return f"http://127.0.0.1:{free_port()}"

@@ -13,7 +13,6 @@ not a success with an error inside.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from environment.app.context import TenantContext
 from environment.app.keys import fulfilment_sk, tenant_pk
 from environment.app.serving import serve
 
+from ..answers import nobody_listening
 from ..framework import NotStarted, Raised, TimedOut, Trial, call_with_timeout, exercise, short
 from ..scratch import fresh_table, raw_items
 from .library import IDENTITY_LURE
@@ -103,13 +103,6 @@ def refusing(status: int, body: str, received: list[str | None]) -> Flask:
     return app
 
 
-def closed_port() -> str:
-    """A loopback URL nothing listens on (the port was free a moment ago)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
 def place(services: Served, t: Trial, headers: dict[str, str]) -> str:
     reply, _ = services.ask("order", "POST", "/orders", learner=False, json={"items": [
         {"product_id": "p-1", "quantity": 2}]}, headers=headers)
@@ -162,7 +155,7 @@ def check_forward_authorization(fulfil, t: Trial) -> None:
                            once=status < 500)
         with t.case("a fulfilment nobody answers at (connection refused) makes the order "
                     "service answer 502"):
-            _fails(services, t, lab, url, closed_port(), slow, None)
+            _fails(services, t, lab, url, nobody_listening(), slow, None)
 
 
 def _fails(services: Served, t: Trial, lab: Any, url: dict[str, str], broken: str,

@@ -13,7 +13,6 @@ or fall back to the pool.
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import requests
@@ -23,7 +22,7 @@ from environment.app.deployments import Deployments
 from environment.app.keys import fulfilment_sk, tenant_pk
 from environment.app.mesh import TENANT_HEADER, TIER_HEADER
 
-from ..answers import Reply
+from ..answers import Reply, nobody_listening
 from ..forgery import minted
 from ..framework import NotStarted, Trial, exercise, short
 from ..scratch import kit_table
@@ -245,7 +244,7 @@ def _failures_are_reported(t: Trial, shop: Shop) -> None:
                  sent=sent, hint=f"{raise_it} Any answer but 2xx is a failure, a 404 too.")
     with t.case("a mesh nobody answers at is reported, not queued"):
         sent = f"POST /orders/<id>/fulfil as {alice.users[0]}, with nothing listening at the mesh"
-        shop.hook.mesh = _nobody_listening()
+        shop.hook.mesh = nobody_listening()
         try:
             reply = shop.attempt(alice, dict(as_user(lab, alice.users[0])), sent)
         finally:
@@ -264,11 +263,3 @@ def _failures_are_reported(t: Trial, shop: Shop) -> None:
         routed = [(r.tier, r.deployment) for r in shop.d.mesh.routed[before:]]
         t.expect(reply.status == 502 and not routed, "502, and nothing routed anywhere",
                  f"{reply}; the mesh routed {routed}", sent=sent, hint=raise_it)
-
-
-def _nobody_listening() -> str:
-    """A loopback URL whose port was free a moment ago: connecting is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
